@@ -1,0 +1,42 @@
+"""K2 market-data topology: topics.yaml -> Kafka topics and Avro subjects on the stack's cluster.
+
+Only wiring: stack config in, components declared from the pure model, plain outputs for apps.
+"""
+
+import pulumi
+
+from k2infra.components import DockerPlatform, ExchangeTopics, SchemaSubjects, kafka_provider
+from k2infra.model import TopologyError, load_topology
+from k2infra.stack import StackSettings
+
+settings = StackSettings.from_config()
+try:
+    topology = load_topology(settings.topics_file, settings.environment)
+except TopologyError as err:
+    raise pulumi.RunError(str(err)) from None
+
+platform_ready: list[pulumi.Resource] = []
+if settings.cluster == "docker":
+    platform = DockerPlatform("k2-dev", settings.docker)
+    platform_ready = [platform.kafka, platform.registry]
+
+provider = kafka_provider("kafka", settings.bootstrap_servers, settings.security,
+                          opts=pulumi.ResourceOptions(depends_on=platform_ready))
+exchanges = [
+    (ExchangeTopics(asset_class, exchange, topics, protect=topology.protected,
+                    opts=pulumi.ResourceOptions(providers=[provider])), topics)
+    for (asset_class, exchange), topics in topology.by_exchange().items()
+]
+subjects = SchemaSubjects("schemas", topology.subjects, registry_url=settings.schema_registry_url,
+                          basic_auth=settings.registry_basic_auth(), protect=topology.protected,
+                          opts=pulumi.ResourceOptions(depends_on=platform_ready))
+
+pulumi.export("stack", settings.stack)
+pulumi.export("environment", topology.environment)
+pulumi.export("bootstrap_servers", ",".join(settings.bootstrap_servers))
+pulumi.export("security_protocol", settings.security.protocol)
+pulumi.export("sasl_mechanism", settings.security.sasl_mechanism)
+pulumi.export("schema_registry_url", settings.schema_registry_url)
+pulumi.export("topics", pulumi.Output.all(*[o for group, specs in exchanges for o in group.outputs(specs)]))
+pulumi.export("subjects", pulumi.Output.all(*subjects.outputs(topology.subjects)))
+pulumi.export("exchanges", [e.to_dict() for e in topology.exchanges])

@@ -1,0 +1,7 @@
+"""Pulumi ComponentResources that declare the K2 topology's resources from the pure model."""
+
+from k2infra.components.platform import DockerPlatform, kafka_provider
+from k2infra.components.subjects import SchemaSubjects
+from k2infra.components.topics import ExchangeTopics
+
+__all__ = ["DockerPlatform", "ExchangeTopics", "SchemaSubjects", "kafka_provider"]

@@ -1,0 +1,179 @@
+"""A schema-registry subject as a Pulumi resource (dynamic provider over the Confluent REST API).
+
+pulumi-kafka has no subject resource, so this small provider uses confluent-kafka's
+SchemaRegistryClient. It works against any Confluent-compatible registry (Confluent, Apicurio's
+/apis/ccompat/v7, Redpanda). Credentials arrive as a secret input, so the state keeps them encrypted,
+and the provider object itself holds none.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import UpdateResult
+
+COMPATIBILITY_LEVELS = {
+    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE",
+}
+
+
+class IncompatibleSchemaError(Exception):
+    """The registry would refuse the schema under the subject's compatibility level."""
+
+
+def _client(props: dict[str, Any]) -> Any:
+    # Imported here so that declaring resources (and unit tests with mocks) need no registry client.
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    conf = {"url": props["registry_url"], "timeout": 30}
+    if props.get("basic_auth"):
+        conf["basic.auth.user.info"] = props["basic_auth"]
+    return SchemaRegistryClient(conf)
+
+
+def _not_found(err: Exception) -> bool:
+    return getattr(err, "http_status_code", None) == 404
+
+
+def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
+    """Make the registry hold `props['schema']` as the latest version of the subject, safely.
+
+    The compatibility level is set first, so the new version is checked under it; the check is run
+    explicitly before registering, so an incompatible schema fails with the registry's reasons and
+    registers nothing. Registering a schema the subject already has returns its id and makes no new
+    version, which makes this idempotent: a rerun after a failure converges.
+    """
+    from confluent_kafka.schema_registry import Schema
+
+    client = _client(props)
+    subject, schema = props["subject"], Schema(props["schema"], "AVRO")
+    client.set_compatibility(subject_name=subject, level=props["compatibility"])
+    if _has_versions(client, subject) and not _already_registered(client, subject, schema):
+        try:
+            compatible = client.test_compatibility(subject, schema)
+        except Exception as err:  # the registry's message names the incompatible field
+            raise IncompatibleSchemaError(f"subject {subject}: {err}") from err
+        if not compatible:
+            raise IncompatibleSchemaError(
+                f"subject {subject}: the new schema is not {props['compatibility']} compatible with the "
+                "latest registered version; add new fields with defaults instead of changing or removing "
+                "required ones"
+            )
+    schema_id = client.register_schema(subject, schema)
+    registered = client.lookup_schema(subject, schema)
+    return {**props, "schema_id": schema_id, "version": registered.version}
+
+
+def same_schema(a: str | None, b: str | None) -> bool:
+    """Equal as JSON documents: whitespace and formatting are not a schema change."""
+    if a is None or b is None:
+        return a == b
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return a == b
+
+
+def _has_versions(client: Any, subject: str) -> bool:
+    try:
+        return bool(client.get_versions(subject))
+    except Exception as err:
+        if _not_found(err):
+            return False
+        raise
+
+
+def _already_registered(client: Any, subject: str, schema: Any) -> bool:
+    try:
+        client.lookup_schema(subject, schema)
+        return True
+    except Exception as err:
+        if _not_found(err):
+            return False
+        raise
+
+
+class SchemaSubjectProvider(ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if news.get("compatibility") not in COMPATIBILITY_LEVELS:
+            failures.append(CheckFailure("compatibility", f"must be one of {sorted(COMPATIBILITY_LEVELS)}"))
+        if not news.get("subject"):
+            failures.append(CheckFailure("subject", "must not be empty"))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        watched = ("subject", "compatibility", "registry_url", "basic_auth")
+        changed = [k for k in watched if olds.get(k) != news.get(k)]
+        if not same_schema(olds.get("schema"), news.get("schema")):
+            changed.append("schema")
+        return DiffResult(
+            changes=bool(changed),
+            replaces=["subject"] if "subject" in changed else [],
+            delete_before_replace=False,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = apply_subject(props)
+        return CreateResult(props["subject"], outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(apply_subject(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        client = _client(props)
+        try:
+            latest = client.get_latest_version(id_)
+            level = client.get_compatibility(id_)
+        except Exception as err:
+            if _not_found(err):
+                return ReadResult(None, {})
+            raise
+        # Keep our own spelling of an unchanged schema: registries may return it reformatted.
+        schema = props.get("schema") if same_schema(props.get("schema"), latest.schema.schema_str) \
+            else latest.schema.schema_str
+        outs = {**props, "subject": id_, "schema": schema, "compatibility": level,
+                "schema_id": latest.schema_id, "version": latest.version}
+        return ReadResult(id_, outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        client = _client(props)
+        for permanent in (False, True):  # a hard delete needs a soft delete first
+            try:
+                client.delete_subject(id_, permanent=permanent)
+            except Exception as err:
+                if not _not_found(err):
+                    raise
+
+
+class SchemaSubject(Resource):
+    """One subject with its schema and compatibility level. Outputs: schema_id, version."""
+
+    schema_id: pulumi.Output[int]
+    version: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        subject: str,
+        schema: str,
+        compatibility: str,
+        registry_url: pulumi.Input[str],
+        basic_auth: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        props = {
+            "subject": subject,
+            "schema": schema,
+            "compatibility": compatibility,
+            "registry_url": registry_url,
+            "basic_auth": pulumi.Output.secret(basic_auth) if basic_auth is not None else None,
+            "schema_id": None,
+            "version": None,
+        }
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["basic_auth"]))
+        super().__init__(SchemaSubjectProvider(), name, props, opts)

@@ -1,0 +1,47 @@
+"""The schema subjects: one per asset class and data type, shared by the asset class's exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from k2infra.components.schema_subject import SchemaSubject
+from k2infra.model import Subject
+
+
+class SchemaSubjects(pulumi.ComponentResource):
+    def __init__(self, name: str, subjects: Sequence[Subject], *, registry_url: pulumi.Input[str],
+                 basic_auth: pulumi.Input[str] | None = None, protect: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("k2:market:SchemaSubjects", name, None, opts)
+        self.subjects: dict[str, SchemaSubject] = {
+            s.subject: SchemaSubject(
+                s.subject,
+                subject=s.subject,
+                schema=s.schema,
+                compatibility=s.compatibility,
+                registry_url=registry_url,
+                basic_auth=basic_auth,
+                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            )
+            for s in subjects
+        }
+        self.register_outputs({"subjects": list(self.subjects)})
+
+    def outputs(self, specs: Sequence[Subject]) -> list[pulumi.Output[dict]]:
+        return [
+            pulumi.Output.all(self.subjects[s.subject].schema_id, self.subjects[s.subject].version).apply(
+                lambda values, s=s: {
+                    "subject": s.subject,
+                    "asset_class": s.asset_class,
+                    "data_type": s.data_type,
+                    "compatibility": s.compatibility,
+                    "schema_id": values[0],
+                    "version": values[1],
+                    "partition_key": s.partition_key,
+                    "topics": list(s.topics),
+                }
+            )
+            for s in specs
+        ]

@@ -1,0 +1,31 @@
+"""Errors that point at the exact place in a file where the topology is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one file: where it is and what to do about it."""
+
+    file: Path
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class TopologyError(Exception):
+    """The topology cannot be built; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        count = len(problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the K2 topology:"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in problems)]))

@@ -1,0 +1,75 @@
+"""Avro schema files (.avsc): parsed with fastavro, kept as compact JSON for the registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import SchemaParseException, parse_schema
+
+from k2infra.model.errors import Problem
+
+
+@dataclass(frozen=True)
+class AvroSchema:
+    file: Path
+    # Compact JSON in the file's own key order: what the registry receives. The same file always
+    # gives the same text, so re-registering an unchanged schema creates no new version.
+    text: str
+
+    @property
+    def parsed(self) -> dict[str, Any]:
+        return json.loads(self.text)
+
+    @property
+    def full_name(self) -> str:
+        parsed = self.parsed
+        namespace = parsed.get("namespace")
+        return f"{namespace}.{parsed['name']}" if namespace else parsed["name"]
+
+    def field(self, name: str) -> dict[str, Any] | None:
+        return next((f for f in self.parsed.get("fields", []) if f.get("name") == name), None)
+
+
+class SchemaFileError(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+@cache
+def load_avro(file: Path) -> AvroSchema:
+    """Read and check one .avsc file; SchemaFileError names the file and line of any problem."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaFileError(Problem(file, None, "", "schema file not found")) from None
+    except OSError as err:
+        raise SchemaFileError(Problem(file, None, "", f"cannot read the schema: {err.strerror}")) from err
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SchemaFileError(Problem(file, err.lineno, "", f"not valid JSON: {err.msg}")) from err
+    if not isinstance(document, dict) or document.get("type") != "record":
+        raise SchemaFileError(Problem(file, 1, "type", "a market-data schema must be an Avro record"))
+    try:
+        parse_schema(document, _write_hint=False)
+    except (SchemaParseException, ValueError, TypeError, KeyError) as err:
+        raise SchemaFileError(Problem(file, _line_of(text, str(err)), "", f"invalid Avro schema: {err}")) from err
+    return AvroSchema(file=file, text=json.dumps(document, separators=(",", ":")))
+
+
+def field_line(schema: AvroSchema, name: str | None = None) -> int | None:
+    """The line of a field's name in the file (or of "fields"), for error messages."""
+    text = schema.file.read_text(encoding="utf-8")
+    return _line_of(text, f'"{name}"' if name else '"fields"')
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle and needle in line:
+            return number
+    return None

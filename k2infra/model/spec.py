@@ -1,0 +1,106 @@
+"""The shape of topics.yaml, as pydantic models.
+
+These models check types and spelling only; cross-references (a data type named in an override,
+a schema file on disk) are checked in topology.py, where the whole file is in view.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+Count = Annotated[StrictInt, Field(ge=1)]
+ConfigValue = StrictStr | StrictInt | StrictBool | float
+TopicConfig = dict[StrictStr, ConfigValue]
+
+Compatibility = Literal[
+    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataTypeOverride(_Spec):
+    """One exchange's departure from a data type's defaults (the design's NYSE with 1-hour retention)."""
+
+    partitions: Count | None = None
+    config: TopicConfig = {}
+
+
+class ExchangeSpec(_Spec):
+    name: StrictStr
+    partitions: Count
+    country: StrictStr | None = None
+    timezone: StrictStr | None = None
+    trading_hours: StrictStr | None = None
+    description: StrictStr | None = None
+    # Volume figures feed the advisory partition-sizing policies; they change no resource.
+    symbols: Count | None = None
+    messages_per_second: Count | None = None
+    overrides: dict[StrictStr, DataTypeOverride] = {}
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 2 and value.isalpha() and value.isupper()):
+            raise ValueError("must be a two-letter upper-case ISO 3166 country code, such as AU or US")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r} (e.g. Australia/Sydney, UTC)") from None
+        return value
+
+
+class AssetClassSpec(_Spec):
+    description: StrictStr | None = None
+    exchanges: dict[StrictStr, ExchangeSpec] = {}
+    # Data type -> .avsc file (under schemas/) when this asset class needs its own schema.
+    schemas: dict[StrictStr, StrictStr] = {}
+
+
+class DataTypeSpec(_Spec):
+    description: StrictStr | None = None
+    partition_key: StrictStr = "symbol"
+    schema_name: StrictStr
+    # A fixed partition count for every exchange (reference data: 1); else the exchange's count.
+    partitions: Count | None = None
+    config: TopicConfig = {}
+
+
+class DefaultsSpec(_Spec):
+    replication_factor: Count = 1
+    min_insync_replicas: Count = 1
+
+
+class EnvironmentSpec(_Spec):
+    replication_factor: Count | None = None
+    min_insync_replicas: Count | None = None
+    # Caps every topic's partitions, e.g. to keep a laptop's broker small.
+    max_partitions: Count | None = None
+    # Protected environments never delete a topic, even one listed for decommissioning.
+    protected: StrictBool = False
+    # Topics (full names) that may be deleted because their exchange or data type was removed.
+    decommission: list[StrictStr] = []
+
+
+class SchemaRegistrySpec(_Spec):
+    compatibility: Compatibility = "BACKWARD"
+    subject_pattern: StrictStr = "market.{asset_class}.{data_type}-value"
+
+
+class TopologySpec(_Spec):
+    asset_classes: dict[StrictStr, AssetClassSpec]
+    data_types: dict[StrictStr, DataTypeSpec]
+    defaults: DefaultsSpec = DefaultsSpec()
+    environments: dict[StrictStr, EnvironmentSpec] = {}
+    schema_registry: SchemaRegistrySpec = SchemaRegistrySpec()
