@@ -1,0 +1,146 @@
+"""The `k2` command: inspect and check the topology without a cluster, and run a local platform."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from k2infra.model import Topology, TopologyError, load_topology
+from k2infra.model.source import load_yaml
+
+app = typer.Typer(help="K2 market-data Kafka topology as code.", no_args_is_help=True, add_completion=False)
+local_app = typer.Typer(help="A local Kafka (KRaft) and schema registry for development.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The topology file.")]
+StackOption = Annotated[str | None, typer.Option("--stack", "-s", help="Pulumi stack (dev, prod): "
+                                                 "picks its environment settings.")]
+
+
+def environment_of(stack: str | None, config: Path) -> str | None:
+    """A stack's k2:environment from Pulumi.<stack>.yaml beside topics.yaml, else the stack name."""
+    if stack is None:
+        return None
+    stack_file = config.parent / f"Pulumi.{stack}.yaml"
+    if stack_file.exists():
+        settings = (load_yaml(stack_file).data or {}).get("config") or {}
+        value = settings.get("k2:environment")
+        if isinstance(value, str):
+            return value
+    return stack
+
+
+def _load(config: Path, environment: str | None) -> Topology:
+    try:
+        return load_topology(config, environment)
+    except TopologyError as error:
+        err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def topology(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Print the topics and subjects that topics.yaml derives for a stack."""
+    topo = _load(config, environment_of(stack, config))
+    if as_json:
+        out.print_json(json.dumps(topo.to_dict()))
+        return
+    topics = Table(title=f"{len(topo.topics)} topics ({topo.environment})")
+    topics.add_column("topic", no_wrap=True)
+    for column in ("partitions", "replication", "config"):
+        topics.add_column(column)
+    for t in topo.topics:
+        config_text = ", ".join(f"{k}={v}" for k, v in sorted(t.config.items()))
+        topics.add_row(t.name, str(t.partitions), str(t.replication_factor), config_text)
+    subjects = Table(title=f"{len(topo.subjects)} subjects")
+    subjects.add_column("subject", no_wrap=True)
+    for column in ("schema", "compatibility", "topics"):
+        subjects.add_column(column)
+    for s in topo.subjects:
+        subjects.add_row(s.subject, s.schema_file, s.compatibility, "\n".join(s.topics))
+    out.print(topics)
+    out.print(subjects)
+
+
+@app.command()
+def validate(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None) -> None:
+    """Check topics.yaml and its schemas for every environment (or one stack's); exit 1 on problems."""
+    environment = environment_of(stack, config)
+    environments = [environment] if environment else _environments(config)
+    for env in environments:
+        topo = _load(config, env)
+        out.print(f"{config}: OK for {topo.environment}: {len(topo.topics)} topics, {len(topo.subjects)} subjects")
+
+
+def _environments(config: Path) -> list[str | None]:
+    try:
+        data = load_yaml(config).data
+    except TopologyError as error:
+        err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    names = list((data or {}).get("environments") or {}) if isinstance(data, dict) else []
+    return names or [None]
+
+
+def _platform(directory: Path | None):
+    from k2infra.local import LocalPlatform
+
+    home = Path(os.environ.get("K2_HOME", Path.home() / ".k2"))
+    return LocalPlatform(directory or home / "local")
+
+
+DirOption = Annotated[Path | None, typer.Option("--dir", help="Where the platform keeps data, logs and state.")]
+
+
+@local_app.command("up")
+def local_up(nodes: Annotated[int, typer.Option(help="Kafka nodes: 1, or 3 for replication.")] = 1,
+             kafka_port: Annotated[int, typer.Option(help="First broker port.")] = 9092,
+             registry_port: Annotated[int, typer.Option(help="Schema registry port.")] = 8081,
+             directory: DirOption = None) -> None:
+    """Start Kafka and the schema registry on 127.0.0.1 and wait until both are healthy."""
+    from k2infra.local import PlatformError
+
+    try:
+        state = _platform(directory).up(nodes=nodes, kafka_port=kafka_port, registry_port=registry_port)
+    except PlatformError as error:
+        err.print(f"k2 local up failed: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}")
+
+
+@local_app.command("down")
+def local_down(directory: DirOption = None,
+               wipe: Annotated[bool, typer.Option(help="Also delete the platform's data.")] = False) -> None:
+    """Stop the local platform (its data is kept unless --wipe)."""
+    _platform(directory).down(wipe=wipe)
+
+
+@local_app.command("status")
+def local_status(directory: DirOption = None) -> None:
+    """Say whether the local platform runs, and where."""
+    platform = _platform(directory)
+    state = platform.state()
+    if not state or not platform.running():
+        out.print("local platform: not running")
+        raise typer.Exit(3)
+    out.print(f"local platform: running, {state.nodes} Kafka node(s)\n"
+              f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}")
+
+
+def main() -> None:
+    app(prog_name="k2")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Apache Kafka in KRaft mode on 127.0.0.1, from the Maven Central jars the bootstrap collected."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k2infra.local.processes import PlatformError, find_java, start_process, stop_processes, wait_until
+
+LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = out
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+"""
+
+
+@dataclass
+class KafkaNode:
+    node_id: int
+    broker_port: int
+    controller_port: int
+
+
+@dataclass
+class KafkaCluster:
+    """One node (broker and controller) by default; three on loopback for replication tests."""
+
+    base_dir: Path
+    nodes: list[KafkaNode]
+    lib: Path = field(default_factory=lambda: Path(os.environ.get("K2_KAFKA_LIB", "")))
+    pids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int]) -> KafkaCluster:
+        nodes = [KafkaNode(i + 1, b, c) for i, (b, c) in enumerate(zip(broker_ports, controller_ports, strict=True))]
+        return cls(base_dir=base_dir, nodes=nodes)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.broker_port}" for n in self.nodes)
+
+    def _classpath(self) -> str:
+        if not self.lib.is_dir():
+            raise PlatformError(f"Kafka jars not found at {self.lib!s}: run scripts/bootstrap first")
+        return f"{self.lib}/*"
+
+    def _properties(self, node: KafkaNode) -> str:
+        replicas = len(self.nodes)
+        min_isr = 2 if replicas >= 3 else 1
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": node.node_id,
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.quorum.voters": voters,
+            "log.dirs": self.base_dir / f"node-{node.node_id}" / "data",
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "false",
+            "num.partitions": 1,
+            # A laptop cluster: keep heap and segment preallocation small.
+            "log.segment.bytes": 16 * 1024 * 1024,
+            "log.index.size.max.bytes": 1024 * 1024,
+        }
+        return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+    def _java_args(self, java: str, node_dir: Path) -> list[str]:
+        return [java, "-Xms128m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={node_dir / 'log4j2.properties'}",
+                "-cp", self._classpath()]
+
+    def format(self) -> None:
+        """Write each node's config and format its storage (once; an existing cluster is kept)."""
+        java = find_java(17)
+        cluster_id = None
+        for node in self.nodes:
+            node_dir = self.base_dir / f"node-{node.node_id}"
+            props = node_dir / "server.properties"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            props.write_text(self._properties(node))
+            (node_dir / "log4j2.properties").write_text(LOG4J2)
+            if (node_dir / "data" / "meta.properties").exists():
+                continue
+            if cluster_id is None:
+                cluster_id = self._run_tool(java, node_dir, ["random-uuid"]).strip().splitlines()[-1]
+            self._run_tool(java, node_dir, ["format", "-t", cluster_id, "-c", str(props)])
+
+    def _run_tool(self, java: str, node_dir: Path, args: list[str]) -> str:
+        cmd = [*self._java_args(java, node_dir), "kafka.tools.StorageTool", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise PlatformError(f"kafka storage tool {args[0]} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
+
+    def start(self, timeout: float = 120) -> None:
+        self.format()
+        java = find_java(17)
+        for node in self.nodes:
+            node_dir = self.base_dir / f"node-{node.node_id}"
+            args = [*self._java_args(java, node_dir), "kafka.Kafka", str(node_dir / "server.properties")]
+            self.pids.append(start_process(args, node_dir / "kafka.log"))
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        wait_until(self.ready, timeout, f"Kafka ({self.bootstrap_servers})", self.pids,
+                   self.base_dir / "node-1" / "kafka.log")
+
+    def ready(self) -> bool:
+        """Every broker registered and answering metadata requests."""
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            # log_level 0: a probe of a broker that is still starting should not flood the terminal.
+            admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "socket.timeout.ms": 2000,
+                                 "log_level": 0})
+            metadata = admin.list_topics(timeout=2)
+        except Exception:
+            return False
+        return len(metadata.brokers) == len(self.nodes)
+
+    def stop(self) -> None:
+        stop_processes(self.pids)
+        self.pids.clear()

@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# Paths and versions shared by the project's scripts. Source it: `. scripts/env.sh`.
+# Everything downloaded or built lives under K2_CACHE (outside the repo), keyed by version, so a
+# fresh clone on the same machine reuses it; runtime data (state, local cluster) lives under K2_HOME.
+
+K2_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export K2_ROOT
+export K2_CACHE=${K2_CACHE:-$HOME/.cache/k2}
+export K2_HOME=${K2_HOME:-$HOME/.k2}
+
+export K2_PULUMI_VERSION=3.274.1          # engine, built from the Go module proxy
+export K2_KAFKA_PROVIDER_VERSION=3.13.3   # the version PyPI pulumi-kafka asks for
+export K2_KAFKA_VERSION=4.1.1             # Apache Kafka broker (KRaft), jars from Maven Central
+export K2_APICURIO_VERSION=3.3.3          # schema registry with the Confluent API, from Maven Central
+
+_k2_hash() { cat "$@" | sha256sum | cut -c1-12; }
+
+# Keys change when the inputs of a build change, so a stale build is never reused.
+K2_VENV=$K2_CACHE/venv/py$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(_k2_hash "$K2_ROOT/requirements.txt")
+K2_PULUMI_BIN=$K2_CACHE/pulumi/v$K2_PULUMI_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-cli/go.* "$K2_ROOT"/toolchain/pulumi-cli/cmd/*/*.go)
+K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go)
+export K2_KAFKA_LIB=$K2_CACHE/kafka/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/kafka/pom.xml")/lib
+export K2_REGISTRY_DIR=$K2_CACHE/apicurio/$K2_APICURIO_VERSION
+export K2_VENV K2_PULUMI_BIN K2_KAFKA_PROVIDER_BIN
+
+# Pulumi, offline: no update checks, no plugin downloads, state in a local file backend unless the
+# user chose another (e.g. PULUMI_BACKEND_URL=s3://bucket for shared state).
+export PULUMI_HOME=${PULUMI_HOME:-$K2_CACHE/pulumi-home}
+export PULUMI_SKIP_UPDATE_CHECK=1
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$K2_HOME/pulumi-state}
+
+export PATH=$K2_ROOT/bin:$K2_PULUMI_BIN:$K2_VENV/bin:$PATH
+export PYTHONPATH=$K2_ROOT${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONDONTWRITEBYTECODE=1
