@@ -1,0 +1,86 @@
+"""Runs __main__.py under Pulumi's mocks and records every resource it declares (no engine, no cluster).
+
+The autouse fixture resets Pulumi's runtime between tests so each runs a fresh program.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[MockResourceArgs] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        state = dict(args.inputs)
+        if args.typ == DYNAMIC:
+            state.update(schema_id=100 + len(self.resources), version=1)
+        return f"{args.name}-id", state
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class ProgramRun:
+    resources: list[MockResourceArgs]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> MockResourceArgs:
+        return next(r for r in self.resources if r.name == name)
+
+
+@pytest.fixture(autouse=True)
+def fresh_pulumi_runtime() -> Iterator[None]:
+    settings.ROOT.set(None)
+    yield
+    settings.ROOT.set(None)
+
+
+def run_program(project: Path, config: dict[str, str], stack: str = "dev",
+                secret_keys: tuple[str, ...] = ()) -> ProgramRun:
+    """Run the project's __main__.py with `config` (k2:* keys) under mocks; return what it declared."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="k2", stack=stack, preview=False)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    run = ProgramRun(mocks.resources)
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        def program() -> pulumi.Output[Any]:
+            runpy.run_path(str(project / "__main__.py"), run_name="__main__")
+            root = settings.get_root_resource()
+            return pulumi.Output.all(**root.outputs).apply(run.outputs.update)  # type: ignore[union-attr]
+
+        # As @pulumi.runtime.test does: run the program, await its outputs, then every pending RPC.
+        _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
+    finally:
+        os.chdir(cwd)
+    return run
+
+
+LOCAL = {
+    "k2:environment": "dev",
+    "k2:cluster": "local",
+    "k2:bootstrapServers": "127.0.0.1:9092",
+    "k2:schemaRegistryUrl": "http://127.0.0.1:8081/apis/ccompat/v7",
+}

@@ -1,0 +1,145 @@
+"""The bad-input catalogue: every way topics.yaml or a schema can be wrong gets a clear error that
+names the file, the line and the key, and nothing is derived from a file with a problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from k2infra.model import TopologyError, load_topology
+from tests.conftest import ROOT, make_project
+
+SHIPPED = (ROOT / "topics.yaml").read_text()
+
+
+@dataclass
+class Case:
+    id: str
+    old: str | None  # text of topics.yaml to replace (None: write `new` as the whole file)
+    new: str
+    line_of: str | None  # the problem's line is the first line containing this text
+    key: str  # the problem's key path ends with this
+    message: str  # and its message contains this
+    file: str = "topics.yaml"
+    avsc: dict | None = None  # extra schema files: name -> text
+    occurrence: int = 1  # which line containing `line_of` (a duplicate key is reported at the second)
+    environment: str = "dev"
+
+
+CASES = [
+    Case("yaml-syntax", 'name: "Binance"', 'name: ["Binance"', None, "", "YAML syntax error"),
+    Case("duplicate-exchange", "      binance:\n", "      binance:\n        name: x\n      binance:\n",
+         "      binance:", "binance", "duplicate key", occurrence=2),
+    Case("duplicate-top-level", "defaults:\n", "defaults: {}\ndefaults:\n", "defaults:", "defaults", "duplicate key",
+         occurrence=2),
+    Case("misspelt-top-level", "schema_registry:", "schema_registy:", "schema_registy:", "schema_registy",
+         "did you mean 'schema_registry'"),
+    Case("misspelt-exchange-key", "        partitions: 30", "        partitons: 30", "partitons", "asx.partitons",
+         "did you mean 'partitions'"),
+    Case("missing-partitions", "        partitions: 30\n", "", "      asx:", "asx.partitions", "required key is missing"),
+    Case("missing-exchange-name", '        name: "Binance"\n', "", "      binance:", "binance.name", "required key"),
+    Case("partitions-zero", "partitions: 30", "partitions: 0", "partitions: 0", "asx.partitions", "1 or more"),
+    Case("partitions-negative", "partitions: 40", "partitions: -4", "partitions: -4", "binance.partitions",
+         "1 or more"),
+    Case("partitions-text", "partitions: 30", "partitions: thirty", "thirty", "asx.partitions", "whole number"),
+    Case("partitions-float", "partitions: 30", "partitions: 30.5", "30.5", "asx.partitions", "whole number"),
+    Case("partitions-quoted", "partitions: 30", 'partitions: "30"', '"30"', "asx.partitions", "whole number"),
+    Case("upper-case-exchange", "      asx:", "      ASX:", "ASX:", "exchanges.ASX", "lower-case"),
+    Case("dotted-exchange", "      asx:", "      asx.au:", "asx.au:", "exchanges.asx.au", "lower-case"),
+    Case("asset-class-without-exchanges",
+         "  crypto:\n    description: \"Cryptocurrency spot and derivatives markets\"\n    exchanges:\n",
+         "  crypto:\n    description: \"Cryptocurrency spot and derivatives markets\"\n    exchanges: {}\n  old_crypto:\n    exchanges:\n",
+         "exchanges: {}", "crypto.exchanges", "at least one exchange"),
+    Case("unknown-data-type-in-override", "        symbols: 2000\n",
+         "        symbols: 2000\n        overrides:\n          trade:\n            partitions: 5\n",
+         "          trade:", "overrides.trade", "did you mean 'trades'"),
+    Case("missing-schema-file", 'schema_name: "quote"', 'schema_name: "quotes"', 'schema_name: "quotes"',
+         "quotes.schema_name", "not found"),
+    Case("schema-not-json", 'schema_name: "quote"', 'schema_name: "broken"', "[,]", "", "not valid JSON",
+         file="broken.avsc", avsc={"broken.avsc": '{\n  "type": "record",\n  "name": "X",\n  "fields": [,]\n}'}),
+    Case("schema-invalid-avro", 'schema_name: "quote"', 'schema_name: "badtype"', "decimalish", "",
+         "invalid Avro schema", file="badtype.avsc",
+         avsc={"badtype.avsc": json.dumps({"type": "record", "name": "X", "fields": [
+             {"name": "symbol", "type": "string"}, {"name": "p", "type": "decimalish"}]}, indent=1)}),
+    Case("schema-without-partition-key", 'schema_name: "quote"', 'schema_name: "nokey"', '"fields"', "fields",
+         "no field 'symbol'", file="nokey.avsc",
+         avsc={"nokey.avsc": json.dumps({"type": "record", "name": "X", "fields": [
+             {"name": "ticker", "type": "string"}]}, indent=1)}),
+    Case("partition-key-not-string", 'schema_name: "quote"', 'schema_name: "intkey"', '"symbol"', "symbol",
+         "non-null string", file="intkey.avsc",
+         avsc={"intkey.avsc": json.dumps({"type": "record", "name": "X", "fields": [
+             {"name": "symbol", "type": "long"}]}, indent=1)}),
+    Case("retention-not-a-number", 'retention.ms: "604800000"   # 7 days', 'retention.ms: "a week"',
+         "a week", "trades.config.retention.ms", "milliseconds"),
+    Case("unknown-compression", 'compression.type: "lz4"', 'compression.type: "lz5"', "lz5",
+         "trades.config.compression.type", "one of uncompressed"),
+    Case("unknown-config-key", 'cleanup.policy: "compact"', 'cleanup.polcy: "compact"', "cleanup.polcy",
+         "reference_data.config.cleanup.polcy", "did you mean 'cleanup.policy'"),
+    Case("bad-cleanup-policy", 'cleanup.policy: "compact"', 'cleanup.policy: "compacted"', '"compacted"',
+         "cleanup.policy", "one of delete, compact"),
+    Case("unknown-compatibility", 'compatibility: "BACKWARD"', 'compatibility: "BACKWARDS"', "BACKWARDS",
+         "schema_registry.compatibility", "BACKWARD"),
+    Case("subject-pattern-without-data-type", 'subject_pattern: "market.{asset_class}.{data_type}-value"',
+         'subject_pattern: "market.{asset_class}-value"', "subject_pattern", "subject_pattern", "{data_type}"),
+    Case("min-isr-above-replication", "    replication_factor: 3\n    min_insync_replicas: 2",
+         "    replication_factor: 1\n    min_insync_replicas: 2", "  prod:", "environments.prod",
+         "acks=all", environment="prod"),
+    Case("lower-case-country", 'country: "AU"', 'country: "au"', '"au"', "asx.country", "upper-case"),
+    Case("unknown-timezone", 'timezone: "Australia/Sydney"', 'timezone: "Australia/Sidney"', "Sidney",
+         "asx.timezone", "time zone"),
+    Case("boolean-as-partitions", "partitions: 30", "partitions: true", "partitions: true", "asx.partitions",
+         "whole number"),
+    Case("empty-file", None, "", None, "", "must be a mapping"),
+    Case("list-at-top", None, "- asx\n- binance\n", None, "", "must be a mapping"),
+    Case("decommission-of-a-declared-topic", "    protected: true",
+         "    protected: true\n    decommission:\n      - market.crypto.trades.binance",
+         "- market.crypto.trades.binance", "decommission.[0]", "still declared", environment="prod"),
+]
+
+
+def build(tmp_path: Path, case: Case) -> Path:
+    text = case.new if case.old is None else SHIPPED.replace(case.old, case.new, 1)
+    assert case.old is None or text != SHIPPED, f"case {case.id} changes nothing"
+    project = make_project(tmp_path, text)
+    for name, content in (case.avsc or {}).items():
+        (project / "schemas" / name).write_text(content)
+    return project
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_names_file_line_and_key(tmp_path, case):
+    project = build(tmp_path, case)
+    with pytest.raises(TopologyError) as raised:
+        load_topology(project / "topics.yaml", case.environment)
+    problems = raised.value.problems
+    assert any(case.message in p.message for p in problems), problems
+    problem = next(p for p in problems if case.message in p.message)
+    assert problem.file.name == case.file
+    assert problem.key.endswith(case.key), problem
+    if case.line_of is not None:
+        lines = problem.file.read_text().splitlines()
+        expected = [i for i, line in enumerate(lines, 1) if case.line_of in line][case.occurrence - 1]
+        assert problem.line == expected, f"{problem} (expected line {expected})"
+    assert str(problem).startswith(f"{problem.file}:")
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(CASES) >= 25
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path):
+    text = SHIPPED.replace('compression.type: "lz4"', 'compression.type: "lz5"').replace(
+        "      asx:", "      ASX:")
+    with pytest.raises(TopologyError) as raised:
+        load_topology(make_project(tmp_path, text) / "topics.yaml", "dev")
+    messages = [p.message for p in raised.value.problems]
+    assert sum("lz5" in m for m in messages) == 3
+    assert any("lower-case" in m for m in messages)
+
+
+def test_unknown_environment_lists_the_known_ones():
+    with pytest.raises(TopologyError, match="no environment 'staging'.*known: dev, prod"):
+        load_topology(ROOT / "topics.yaml", "staging")
