@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k2infra.local.processes import PlatformError, find_java, start_process, stop_processes, wait_until
+from k2infra.local.processes import PlatformError, find_java, free_ports, start_process, stop_processes, wait_until
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
@@ -33,8 +33,9 @@ class SchemaRegistry:
             java, "-Xms64m", "-Xmx384m",
             "-Dquarkus.http.host=127.0.0.1",
             f"-Dquarkus.http.port={self.port}",
-            # Its management interface would take port 9000 on every instance: tests run several.
-            "-Dquarkus.management.enabled=false",
+            # Its management interface is built in and would take port 9000 on every instance.
+            "-Dquarkus.management.host=127.0.0.1",
+            f"-Dquarkus.management.port={free_ports(1)[0]}",
             "-Dquarkus.log.level=WARN",
             "-Dquarkus.banner.enabled=false",
             "-jar", str(jar),

@@ -1,0 +1,142 @@
+"""End-to-end fixtures: a real Kafka (KRaft) and Apicurio registry on free ports, and the real Pulumi
+CLI, Python host and kafka provider that scripts/bootstrap built, on a throwaway file backend.
+
+The platform is started once per test session in a temporary directory and always stopped, also
+when a test fails; a developer's own dev platform (ports 9092/8081) is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k2infra.local import LocalPlatform, PlatformState
+from tests.conftest import make_project
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformState]:
+    if not shutil.which("pulumi"):
+        pytest.fail("pulumi is not on PATH: run the tests through scripts/test, which builds it")
+    local = LocalPlatform(tmp_path_factory.mktemp("platform"))
+    state = local.up(nodes=1, kafka_port=None, registry_port=None)
+    try:
+        yield state
+    finally:
+        local.down(wipe=True)
+
+
+@pytest.fixture(scope="session")
+def admin(platform: PlatformState):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": platform.bootstrap_servers})
+
+
+@pytest.fixture(scope="session")
+def registry(platform: PlatformState):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient({"url": platform.schema_registry_url})
+
+
+class PulumiError(AssertionError):
+    pass
+
+
+@dataclass
+class PulumiStack:
+    """The real `pulumi` CLI on a copy of the project, with its own file backend."""
+
+    project: Path
+    backend: Path
+    name: str
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PULUMI_BACKEND_URL": f"file://{self.backend}",
+                "PULUMI_CONFIG_PASSPHRASE": "e2e-only", "PULUMI_SKIP_CONFIRMATIONS": "true"}
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
+        done = subprocess.run(["pulumi", *args, "--stack", self.name, "--non-interactive"], cwd=self.project,
+                              env=self.env(), capture_output=True, text=True, timeout=timeout)
+        print(f"$ pulumi {' '.join(args)}  ({time.monotonic() - started:.1f}s, exit {done.returncode})")
+        if check and done.returncode != 0:
+            raise PulumiError(f"pulumi {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def init(self, config: dict[str, str]) -> PulumiStack:
+        self.backend.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["pulumi", "stack", "init", self.name, "--non-interactive"], cwd=self.project,
+                       env=self.env(), check=True, capture_output=True, text=True)
+        for key, value in config.items():
+            self.run("config", "set", key, value)
+        return self
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview", *extra, check=check)
+
+    def preview_steps(self, *extra: str) -> list[dict[str, Any]]:
+        """The steps `pulumi preview --json` plans (op, urn, ...)."""
+        return list(json.loads(self.run("preview", "--json", *extra).stdout).get("steps", []))
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets").stdout)
+
+    def set_topology(self, text: str) -> None:
+        (self.project / "topics.yaml").write_text(text)
+
+
+def stack_config(platform: PlatformState) -> dict[str, str]:
+    return {
+        "k2:environment": "dev",
+        "k2:cluster": "local",
+        "k2:bootstrapServers": platform.bootstrap_servers,
+        "k2:schemaRegistryUrl": platform.schema_registry_url,
+    }
+
+
+@pytest.fixture
+def new_stack(tmp_path: Path, platform: PlatformState):
+    """A factory of fresh stacks; every stack it made is destroyed afterwards, pass or fail."""
+    made: list[PulumiStack] = []
+
+    def make(name: str = "e2e", topology: Path | str | None = None) -> PulumiStack:
+        project = make_project(tmp_path / f"project-{name}", topology)
+        stack = PulumiStack(project, tmp_path / "backend", name).init(stack_config(platform))
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.run("destroy", "--yes", check=False)
+
+
+def topics_on_cluster(admin, prefix: str = "market.") -> dict[str, int]:
+    """Topic -> partition count, as Kafka itself reports them."""
+    metadata = admin.list_topics(timeout=10)
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if name.startswith(prefix)}
+
+
+def topic_configs(admin, name: str) -> dict[str, str]:
+    """The configs set on the topic itself (not broker defaults), as the broker reports them."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource
+
+    resource = ConfigResource("topic", name)
+    entries = admin.describe_configs([resource])[resource].result(timeout=10)
+    return {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+
+
+def subjects_in_registry(registry, prefix: str = "market.") -> list[str]:
+    return sorted(s for s in registry.get_subjects() if s.startswith(prefix))
