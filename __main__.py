@@ -23,11 +23,12 @@ if settings.cluster == "docker":
 provider = kafka_provider("kafka", settings.bootstrap_servers, settings.security,
                           opts=pulumi.ResourceOptions(depends_on=platform_ready))
 exchanges = [
-    (ExchangeTopics(asset_class, exchange, topics, protect=topology.protected,
+    (ExchangeTopics(asset_class, exchange, topics, environment=topology.environment, protect=topology.protected,
                     opts=pulumi.ResourceOptions(providers=[provider])), topics)
     for (asset_class, exchange), topics in topology.by_exchange().items()
 ]
-subjects = SchemaSubjects("schemas", topology.subjects, registry_url=settings.schema_registry_url,
+subjects = SchemaSubjects("schemas", topology.subjects, environment=topology.environment,
+                          registry_url=settings.schema_registry_url,
                           basic_auth=settings.registry_basic_auth(), protect=topology.protected,
                           opts=pulumi.ResourceOptions(depends_on=platform_ready))
 

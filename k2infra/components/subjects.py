@@ -11,10 +11,10 @@ from k2infra.model import Subject
 
 
 class SchemaSubjects(pulumi.ComponentResource):
-    def __init__(self, name: str, subjects: Sequence[Subject], *, registry_url: pulumi.Input[str],
-                 basic_auth: pulumi.Input[str] | None = None, protect: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__("k2:market:SchemaSubjects", name, None, opts)
+    def __init__(self, name: str, subjects: Sequence[Subject], *, environment: str,
+                 registry_url: pulumi.Input[str], basic_auth: pulumi.Input[str] | None = None,
+                 protect: bool = False, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("k2:market:SchemaSubjects", name, {"environment": environment}, opts)
         self.subjects: dict[str, SchemaSubject] = {
             s.subject: SchemaSubject(
                 s.subject,

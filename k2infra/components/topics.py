@@ -13,9 +13,11 @@ from k2infra.model import Topic
 class ExchangeTopics(pulumi.ComponentResource):
     """Groups an exchange's topics, so a preview reads per exchange like the design's dashboards."""
 
-    def __init__(self, asset_class: str, exchange: str, topics: Sequence[Topic], *, protect: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__("k2:market:ExchangeTopics", f"{asset_class}.{exchange}", None, opts)
+    def __init__(self, asset_class: str, exchange: str, topics: Sequence[Topic], *, environment: str,
+                 protect: bool = False, opts: pulumi.ResourceOptions | None = None):
+        # The props make the environment visible to policy packs, which see no stack config.
+        props = {"asset_class": asset_class, "exchange": exchange, "environment": environment}
+        super().__init__("k2:market:ExchangeTopics", f"{asset_class}.{exchange}", props, opts)
         self.topics: dict[str, kafka.Topic] = {
             topic.name: kafka.Topic(
                 topic.name,
