@@ -50,6 +50,8 @@ class StackSettings:
     registry_username: str | None
     registry_password: pulumi.Output[str] | None
     docker: DockerSettings
+    # Dev convenience: topics that leave topics.yaml are deleted instead of retained.
+    allow_topic_deletion: bool = False
 
     @classmethod
     def from_config(cls, config: pulumi.Config | None = None) -> StackSettings:
@@ -88,6 +90,7 @@ class StackSettings:
             registry_username=config.get("schemaRegistryUsername"),
             registry_password=config.get_secret("schemaRegistryPassword"),
             docker=docker,
+            allow_topic_deletion=config.get_bool("allowTopicDeletion") or False,
         )
 
     def registry_basic_auth(self) -> pulumi.Output[str] | None:

@@ -40,6 +40,7 @@ class SchemaSubjects(pulumi.ComponentResource):
                     "schema_id": values[0],
                     "version": values[1],
                     "partition_key": s.partition_key,
+                    "schema": s.schema,
                     "topics": list(s.topics),
                 }
             )

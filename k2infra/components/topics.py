@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pulumi
 import pulumi_kafka as kafka
@@ -14,10 +14,11 @@ class ExchangeTopics(pulumi.ComponentResource):
     """Groups an exchange's topics, so a preview reads per exchange like the design's dashboards."""
 
     def __init__(self, asset_class: str, exchange: str, topics: Sequence[Topic], *, environment: str,
-                 protect: bool = False, opts: pulumi.ResourceOptions | None = None):
+                 adopt: Collection[str] = (), protect: bool = False, opts: pulumi.ResourceOptions | None = None):
         # The props make the environment visible to policy packs, which see no stack config.
         props = {"asset_class": asset_class, "exchange": exchange, "environment": environment}
         super().__init__("k2:market:ExchangeTopics", f"{asset_class}.{exchange}", props, opts)
+        self.specs = list(topics)
         self.topics: dict[str, kafka.Topic] = {
             topic.name: kafka.Topic(
                 topic.name,
@@ -25,14 +26,16 @@ class ExchangeTopics(pulumi.ComponentResource):
                 partitions=topic.partitions,
                 replication_factor=topic.replication_factor,
                 config=dict(topic.config),
-                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+                # A topic already on the cluster is imported (adopted) rather than created again.
+                opts=pulumi.ResourceOptions(parent=self, protect=protect,
+                                            import_=topic.name if topic.name in adopt else None),
             )
             for topic in topics
         }
         self.register_outputs({"topics": list(self.topics)})
 
-    def outputs(self, specs: Sequence[Topic]) -> list[pulumi.Output[dict]]:
-        """Plain descriptions for stack outputs, resolved from the applied resources."""
+    def outputs(self, only: Collection[str]) -> list[pulumi.Output[dict]]:
+        """Plain descriptions of the topics named in `only`, resolved from the applied resources."""
         return [
             pulumi.Output.all(self.topics[t.name].name, self.topics[t.name].partitions).apply(
                 lambda values, t=t: {
@@ -44,5 +47,6 @@ class ExchangeTopics(pulumi.ComponentResource):
                     "replication_factor": t.replication_factor,
                 }
             )
-            for t in specs
+            for t in self.specs
+            if t.name in only
         ]

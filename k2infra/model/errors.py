@@ -25,7 +25,8 @@ class TopologyError(Exception):
     """The topology cannot be built; carries every problem found, not just the first."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = problems
+        # A shared schema file's problem is found once per asset class: report it once.
+        self.problems = problems = list(dict.fromkeys(problems))
         count = len(problems)
         head = f"{count} problem{'s' if count != 1 else ''} in the K2 topology:"
         super().__init__("\n".join([head, *(f"  - {p}" for p in problems)]))

@@ -40,9 +40,18 @@ class SchemaFileError(Exception):
         super().__init__(str(problem))
 
 
-@cache
 def load_avro(file: Path) -> AvroSchema:
     """Read and check one .avsc file; SchemaFileError names the file and line of any problem."""
+    try:
+        stat = file.stat()
+    except FileNotFoundError:
+        raise SchemaFileError(Problem(file, None, "", "schema file not found")) from None
+    # Asset classes share schema files: parse each once, but see an edit made since.
+    return _load_avro(file, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _load_avro(file: Path, _mtime_ns: int, _size: int) -> AvroSchema:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:

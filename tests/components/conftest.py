@@ -19,14 +19,21 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from k2infra.components import guard
+from k2infra.model.plan import ObservedTopic
+from k2infra.observe import Unreachable
+
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, previous_outputs: dict[str, Any] | None = None) -> None:
         self.resources: list[MockResourceArgs] = []
+        self.previous_outputs = previous_outputs or {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":  # the program reads its own last outputs
+            return args.name, {"name": args.name, "outputs": self.previous_outputs, "secretOutputNames": []}
         self.resources.append(args)
         state = dict(args.inputs)
         if args.typ == DYNAMIC:
@@ -56,10 +63,40 @@ def fresh_pulumi_runtime() -> Iterator[None]:
     settings.ROOT.set(None)
 
 
+@dataclass
+class FakeCluster:
+    """What the program's safety checks observe, instead of a live Kafka and registry (unit tests only;
+    tests/e2e observe the real ones)."""
+
+    topics: dict[str, ObservedTopic] = field(default_factory=dict)
+    schemas: dict[str, list[str]] = field(default_factory=dict)
+    reachable: bool = True
+    seen_configs: list[dict[str, Any]] = field(default_factory=list)
+
+    def observe_topics(self, conf: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, ObservedTopic]:
+        self.seen_configs.append(dict(conf))
+        if not self.reachable:
+            raise Unreachable(f"cannot reach Kafka at {conf['bootstrap.servers']}: timed out")
+        return dict(self.topics)
+
+    def registered_versions(self, url: str, subjects: Any, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
+        if not self.reachable:
+            raise Unreachable(f"cannot reach the schema registry at {url}")
+        return {s: v for s, v in self.schemas.items() if s in set(subjects)}
+
+
+@pytest.fixture(autouse=True)
+def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+    fake = FakeCluster()
+    monkeypatch.setattr(guard, "observe_topics", fake.observe_topics)
+    monkeypatch.setattr(guard, "registered_versions", fake.registered_versions)
+    return fake
+
+
 def run_program(project: Path, config: dict[str, str], stack: str = "dev",
-                secret_keys: tuple[str, ...] = ()) -> ProgramRun:
+                secret_keys: tuple[str, ...] = (), previous_outputs: dict[str, Any] | None = None) -> ProgramRun:
     """Run the project's __main__.py with `config` (k2:* keys) under mocks; return what it declared."""
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(previous_outputs)
     pulumi.runtime.set_mocks(mocks, project="k2", stack=stack, preview=False)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     run = ProgramRun(mocks.resources)

@@ -1,0 +1,84 @@
+"""Safety checks that run before any resource is declared, so a refused change applies nothing.
+
+The plan compares topics.yaml with the live cluster and with what this stack managed before (its
+own previous outputs); schemas are checked against the registered versions (or, when the registry
+cannot be reached, against the versions this stack last deployed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime.sync_await import _sync_await
+
+from k2infra.components.schema_subject import same_schema
+from k2infra.model import Topology
+from k2infra.model.compat import incompatibilities
+from k2infra.model.plan import Plan, plan_topics
+from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
+from k2infra.stack import StackSettings
+
+
+def previous_outputs() -> dict[str, Any]:
+    """This stack's outputs from its last update ({} on the first one)."""
+    ref = pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+    names = ("managed_topics", "topics", "subjects")
+    try:
+        return {n: _sync_await(ref.get_output_details(n)).value for n in names}
+    except Exception:  # a new stack has no checkpoint to read
+        return {}
+
+
+def _plain(value: pulumi.Output[str] | None) -> str | None:
+    # Needed in memory to talk to the cluster; never exported or logged.
+    return _sync_await(value.future()) if value is not None else None
+
+
+def check_changes(settings: StackSettings, topology: Topology) -> Plan:
+    previous = previous_outputs()
+    managed = set(previous.get("managed_topics") or [t["name"] for t in previous.get("topics") or []])
+    plan = plan_topics(topology, _observe(settings), managed, allow_removal=settings.allow_topic_deletion)
+    schema_problems = _schema_problems(settings, topology, previous)
+    if plan.refused or schema_problems:
+        lines = [*plan.refused, *schema_problems]
+        raise pulumi.RunError("Refused, nothing was changed:\n" + "\n".join(f"  - {line}" for line in lines))
+    for warning in plan.warnings:
+        pulumi.log.warn(warning)
+    pulumi.log.info(f"topics: {len(plan.create)} to create, {len(plan.update)} to update in place, "
+                    f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete")
+    return plan
+
+
+def _observe(settings: StackSettings) -> dict:
+    security = settings.security
+    conf = client_config(",".join(settings.bootstrap_servers), security.protocol, security.sasl_mechanism,
+                         security.sasl_username, _plain(security.sasl_password), _plain(security.ca_cert))
+    try:
+        return observe_topics(conf)
+    except Unreachable as err:
+        if settings.cluster == "docker":
+            return {}  # the containers may not exist yet: this update creates them
+        raise pulumi.RunError(
+            f"{err}.\nNothing was changed. Start the cluster (for the dev stack: bin/k2 local up) or correct "
+            "k2:bootstrapServers, then rerun: the update converges from wherever it stopped.") from None
+
+
+def _schema_problems(settings: StackSettings, topology: Topology, previous: dict[str, Any]) -> list[str]:
+    auth = _plain(settings.registry_basic_auth())
+    try:
+        deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
+    except Unreachable as err:
+        if settings.cluster == "docker" or not previous.get("subjects"):
+            return []  # nothing deployed yet to be compatible with
+        pulumi.log.warn(f"{err}; checking schemas against the versions this stack last deployed")
+        deployed = {s["subject"]: [s["schema"]] for s in previous["subjects"] if s.get("schema")}
+    problems = []
+    for subject in topology.subjects:
+        history = deployed.get(subject.subject, [])
+        if not history or same_schema(subject.schema, history[-1]):
+            continue
+        for reason in incompatibilities(subject.schema, history, subject.compatibility):
+            problems.append(f"{subject.subject} ({subject.schema_file}): {reason}")
+    return problems
+

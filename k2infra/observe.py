@@ -1,0 +1,69 @@
+"""What the cluster and the registry hold right now (no Pulumi): the other half of a plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from k2infra.model.plan import ObservedTopic
+
+SASL_MECHANISMS = {"plain": "PLAIN", "scram-sha256": "SCRAM-SHA-256", "scram-sha512": "SCRAM-SHA-512"}
+
+
+class Unreachable(RuntimeError):
+    """The cluster or registry did not answer; the message names the address."""
+
+
+def client_config(bootstrap_servers: str, protocol: str = "PLAINTEXT", sasl_mechanism: str | None = None,
+                  sasl_username: str | None = None, sasl_password: str | None = None,
+                  ca_pem: str | None = None) -> dict[str, Any]:
+    """librdkafka settings for the stack's cluster (the same values the kafka provider gets)."""
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "security.protocol": protocol}
+    if sasl_mechanism:
+        conf |= {"sasl.mechanism": SASL_MECHANISMS.get(sasl_mechanism.lower(), sasl_mechanism.upper()),
+                 "sasl.username": sasl_username or "", "sasl.password": sasl_password or ""}
+    if ca_pem:
+        conf["ssl.ca.pem"] = ca_pem
+    return conf
+
+
+def observe_topics(conf: Mapping[str, Any], prefix: str = "market.", timeout: float = 15) -> dict[str, ObservedTopic]:
+    """Every topic named `prefix`*, with partitions, replication factor and its own config."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
+
+    admin = AdminClient({**conf, "log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except Exception as err:
+        raise Unreachable(f"cannot reach Kafka at {conf['bootstrap.servers']}: {err}") from None
+    names = sorted(n for n in metadata.topics if n.startswith(prefix))
+    resources = [ConfigResource("topic", n) for n in names]
+    configs = admin.describe_configs(resources, request_timeout=timeout) if resources else {}
+    observed = {}
+    for name, resource in zip(names, resources, strict=True):
+        topic = metadata.topics[name]
+        entries = configs[resource].result(timeout=timeout)
+        own = {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+        replicas = len(topic.partitions[0].replicas) if topic.partitions else 0
+        observed[name] = ObservedTopic(name, len(topic.partitions), replicas, own)
+    return observed
+
+
+def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | None = None,
+                        timeout: float = 10) -> dict[str, list[str]]:
+    """Subject -> its registered schemas, oldest first (absent: never registered)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    conf: dict[str, Any] = {"url": url, "timeout": timeout}
+    if basic_auth:
+        conf["basic.auth.user.info"] = basic_auth
+    client = SchemaRegistryClient(conf)
+    out: dict[str, list[str]] = {}
+    try:
+        existing = set(client.get_subjects())
+    except Exception as err:
+        raise Unreachable(f"cannot reach the schema registry at {url}: {err}") from None
+    for subject in subjects:
+        if subject in existing:
+            out[subject] = [client.get_version(subject, v).schema.schema_str for v in client.get_versions(subject)]
+    return out

@@ -1,0 +1,132 @@
+"""The program's safety checks under mocks: a refused change declares nothing at all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from k2infra.model import load_topology
+from k2infra.model.plan import ObservedTopic
+from tests.components.conftest import DYNAMIC, LOCAL, run_program
+from tests.conftest import ROOT, make_project
+
+TOPIC = "kafka:index/topic:Topic"
+SHIPPED = (ROOT / "topics.yaml").read_text()
+
+
+def deployed(cluster, project, change=None):
+    """Make the fake cluster hold the shipped topology, as a previous `pulumi up` left it."""
+    topo = load_topology(project / "topics.yaml", "dev")
+    for t in topo.topics:
+        observed = ObservedTopic(t.name, t.partitions, t.replication_factor, dict(t.config))
+        cluster.topics[t.name] = change(observed) if change else observed
+    for s in topo.subjects:
+        cluster.schemas[s.subject] = [s.schema]
+    return {"managed_topics": sorted(cluster.topics),
+            "subjects": [{"subject": s.subject, "schema": s.schema} for s in topo.subjects]}
+
+
+def test_partition_decrease_is_refused_before_anything_is_declared(project, cluster):
+    previous = deployed(cluster, project)
+    (project / "topics.yaml").write_text(SHIPPED.replace("partitions: 40", "partitions: 12"))
+    with pytest.raises(Exception, match=r"market.crypto.trades.binance: partitions 40 -> 12 refused") as raised:
+        run_program(project, LOCAL, previous_outputs=previous)
+    assert "Refused, nothing was changed" in str(raised.value)
+
+
+def test_replication_change_is_refused(project, cluster):
+    previous = deployed(cluster, project)
+    config = {**LOCAL, "k2:environment": "prod"}
+    with pytest.raises(Exception, match="replication factor 1 -> 3 refused"):
+        run_program(project, config, previous_outputs=previous)
+
+
+def test_an_exchange_removed_from_topics_yaml_keeps_its_topics(project, cluster):
+    previous = deployed(cluster, project)
+    start, end = SHIPPED.index("  equities:"), SHIPPED.index("  crypto:")
+    (project / "topics.yaml").write_text(SHIPPED[:start] + SHIPPED[end:])
+    run = run_program(project, LOCAL, previous_outputs=previous)
+    declared = {r.name for r in run.of_type(TOPIC)}
+    assert {"market.equities.trades.asx", "market.equities.quotes.asx",
+            "market.equities.reference_data.asx"} <= declared  # still declared: Pulumi deletes nothing
+    assert run.outputs["retained_topics"] == ["market.equities.quotes.asx", "market.equities.reference_data.asx",
+                                              "market.equities.trades.asx"]
+    assert all(t["exchange"] != "asx" for t in run.outputs["topics"])  # apps no longer see them
+    assert "market.equities.trades.asx" in run.outputs["managed_topics"]
+
+
+def test_decommissioned_topics_are_the_only_ones_dropped(project, cluster):
+    previous = deployed(cluster, project)
+    start, end = SHIPPED.index("  equities:"), SHIPPED.index("  crypto:")
+    text = (SHIPPED[:start] + SHIPPED[end:]).replace(
+        "    min_insync_replicas: 1\n  prod:",
+        "    min_insync_replicas: 1\n    decommission: [market.equities.trades.asx]\n  prod:")
+    (project / "topics.yaml").write_text(text)
+    run = run_program(project, LOCAL, previous_outputs=previous)
+    declared = {r.name for r in run.of_type(TOPIC)}
+    assert "market.equities.trades.asx" not in declared
+    assert "market.equities.quotes.asx" in declared
+
+
+def test_existing_unmanaged_topics_are_imported(project, cluster):
+    deployed(cluster, project)
+    run = run_program(project, LOCAL, previous_outputs={})
+    imported = {r.name: r.resource_id for r in run.of_type(TOPIC)}
+    assert imported["market.equities.trades.asx"] == "market.equities.trades.asx"
+
+
+def test_incompatible_schema_is_refused_naming_the_field(project, cluster):
+    previous = deployed(cluster, project)
+    schema = json.loads((project / "schemas" / "trade.avsc").read_text())
+    schema["fields"][3]["type"] = "string"  # price: double -> string
+    (project / "schemas" / "trade.avsc").write_text(json.dumps(schema))
+    with pytest.raises(Exception, match=r"market.equities.trades-value \(schemas/trade.avsc\): field 'price'"):
+        run_program(project, LOCAL, previous_outputs=previous)
+
+
+def test_compatible_schema_change_goes_through(project, cluster):
+    previous = deployed(cluster, project)
+    schema = json.loads((project / "schemas" / "trade.avsc").read_text())
+    schema["fields"].append({"name": "venue", "type": ["null", "string"], "default": None})
+    (project / "schemas" / "trade.avsc").write_text(json.dumps(schema))
+    run = run_program(project, LOCAL, previous_outputs=previous)
+    subject = next(r for r in run.of_type(DYNAMIC) if r.inputs["subject"] == "market.crypto.trades-value")
+    assert "venue" in subject.inputs["schema"]
+
+
+def test_unreachable_registry_falls_back_to_the_last_deployed_schemas(project, cluster, monkeypatch):
+    previous = deployed(cluster, project)
+    schema = json.loads((project / "schemas" / "quote.avsc").read_text())
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "sequence_number"]  # required, no default
+    (project / "schemas" / "quote.avsc").write_text(json.dumps(schema))
+    from k2infra.components import guard
+    from k2infra.observe import Unreachable
+
+    def unreachable(url, *args, **kwargs):
+        raise Unreachable(f"cannot reach the schema registry at {url}")
+
+    monkeypatch.setattr(guard, "registered_versions", unreachable)
+    with pytest.raises(Exception, match="field 'sequence_number' is required"):
+        run_program(project, LOCAL, previous_outputs=previous)
+
+
+def test_unreachable_kafka_names_the_bootstrap_servers(project, cluster):
+    cluster.reachable = False
+    with pytest.raises(Exception, match=r"(?s)cannot reach Kafka at 127.0.0.1:9092.*Nothing was changed"):
+        run_program(project, LOCAL)
+
+
+def test_checks_use_the_stack_credentials(project, cluster):
+    config = {**LOCAL, "k2:environment": "prod", "k2:tls": "true", "k2:saslMechanism": "scram-sha512",
+              "k2:saslUsername": "k2", "k2:saslPassword": "s3cret"}
+    run_program(project, config, stack="prod", secret_keys=("k2:saslPassword",))
+    (conf,) = cluster.seen_configs
+    assert conf["security.protocol"] == "SASL_SSL" and conf["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert conf["sasl.password"] == "s3cret"
+
+
+def test_first_deploy_to_a_fresh_stack_is_not_blocked_by_an_empty_cluster(project, cluster):
+    run = run_program(project, LOCAL)
+    assert len(run.of_type(TOPIC)) == 6
+    assert not any(r.resource_id for r in run.of_type(TOPIC))  # created, not imported
