@@ -65,5 +65,6 @@ def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | Non
         raise Unreachable(f"cannot reach the schema registry at {url}: {err}") from None
     for subject in subjects:
         if subject in existing:
-            out[subject] = [client.get_version(subject, v).schema.schema_str for v in client.get_versions(subject)]
+            versions = [client.get_version(subject, v).schema.schema_str for v in client.get_versions(subject)]
+            out[subject] = [v for v in versions if v is not None]
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 
@@ -30,19 +31,13 @@ class SchemaSubjects(pulumi.ComponentResource):
         self.register_outputs({"subjects": list(self.subjects)})
 
     def outputs(self, specs: Sequence[Subject]) -> list[pulumi.Output[dict]]:
-        return [
-            pulumi.Output.all(self.subjects[s.subject].schema_id, self.subjects[s.subject].version).apply(
-                lambda values, s=s: {
-                    "subject": s.subject,
-                    "asset_class": s.asset_class,
-                    "data_type": s.data_type,
-                    "compatibility": s.compatibility,
-                    "schema_id": values[0],
-                    "version": values[1],
-                    "partition_key": s.partition_key,
-                    "schema": s.schema,
-                    "topics": list(s.topics),
-                }
-            )
-            for s in specs
-        ]
+        """Plain descriptions for apps, with the registry's ids once applied."""
+        return [self._output(s) for s in specs]
+
+    def _output(self, spec: Subject) -> pulumi.Output[dict]:
+        resource = self.subjects[spec.subject]
+
+        def describe(values: list[Any]) -> dict[str, Any]:
+            return {**spec.to_dict(with_schema=True), "schema_id": values[0], "version": values[1]}
+
+        return pulumi.Output.all(resource.schema_id, resource.version).apply(describe)

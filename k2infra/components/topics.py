@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kafka as kafka
@@ -36,17 +37,14 @@ class ExchangeTopics(pulumi.ComponentResource):
 
     def outputs(self, only: Collection[str]) -> list[pulumi.Output[dict]]:
         """Plain descriptions of the topics named in `only`, resolved from the applied resources."""
-        return [
-            pulumi.Output.all(self.topics[t.name].name, self.topics[t.name].partitions).apply(
-                lambda values, t=t: {
-                    "name": values[0],
-                    "asset_class": t.asset_class,
-                    "data_type": t.data_type,
-                    "exchange": t.exchange,
-                    "partitions": values[1],
-                    "replication_factor": t.replication_factor,
-                }
-            )
-            for t in self.specs
-            if t.name in only
-        ]
+        return [self._output(t) for t in self.specs if t.name in only]
+
+    def _output(self, spec: Topic) -> pulumi.Output[dict]:
+        resource = self.topics[spec.name]
+
+        def describe(values: list[Any]) -> dict[str, Any]:
+            return {"name": values[0], "asset_class": spec.asset_class, "data_type": spec.data_type,
+                    "exchange": spec.exchange, "partitions": values[1],
+                    "replication_factor": spec.replication_factor}
+
+        return pulumi.Output.all(resource.name, resource.partitions).apply(describe)

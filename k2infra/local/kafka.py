@@ -81,7 +81,8 @@ class KafkaCluster:
         return "".join(f"{k}={v}\n" for k, v in lines.items())
 
     def _java_args(self, java: str, node_dir: Path) -> list[str]:
-        return [java, "-Xms128m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={node_dir / 'log4j2.properties'}",
+        log_config = node_dir / "log4j2.properties"
+        return [java, "-Xms128m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log_config}",
                 "-cp", self._classpath()]
 
     def format(self) -> None:

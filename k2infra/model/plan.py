@@ -112,7 +112,7 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed_
 
 def _as_topic(current: ObservedTopic) -> Topic:
     parts = current.name.split(".")
-    asset_class, data_type, exchange = (parts + ["", "", "", ""])[1:4]
+    asset_class, data_type, exchange = [*parts, "", "", ""][1:4]
     return Topic(current.name, asset_class, data_type, exchange, current.partitions,
                  current.replication_factor, dict(current.config))
 

@@ -6,6 +6,7 @@ last one, and because its round-trip nodes carry line numbers, which every error
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,20 +82,16 @@ def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
         out: dict[Any, Any] = {}
         for key, value in node.items():
             child = (*path, key)
-            try:
+            with contextlib.suppress(KeyError, TypeError):
                 lines[child] = node.lc.key(key)[0] + 1
-            except (KeyError, TypeError):
-                pass
             out[key] = _plain(value, child, lines)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             child = (*path, index)
-            try:
+            with contextlib.suppress(KeyError, TypeError, IndexError):
                 lines[child] = node.lc.item(index)[0] + 1
-            except (KeyError, TypeError, IndexError):
-                pass
             items.append(_plain(value, child, lines))
         return items
     if isinstance(node, str):

@@ -193,51 +193,83 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
+@dataclass
+class _Derivation:
+    """One pass over a parsed spec; collects problems instead of stopping at the first."""
+
+    spec: TopologySpec
+    doc: SourceDoc
+    env_name: str
+    env: EnvironmentSpec
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def replication(self) -> int:
+        return self.env.replication_factor or self.spec.defaults.replication_factor
+
+    @property
+    def min_isr(self) -> int:
+        return self.env.min_insync_replicas or self.spec.defaults.min_insync_replicas
+
+    def topics(self) -> tuple[list[Topic], list[Exchange]]:
+        base = {dt: _configs(self.doc, ("data_types", dt, "config"), dts.config, self.problems)
+                for dt, dts in self.spec.data_types.items()}
+        topics: list[Topic] = []
+        exchanges: list[Exchange] = []
+        for ac, acs in self.spec.asset_classes.items():
+            if not acs.exchanges:
+                self.problem(("asset_classes", ac, "exchanges"), "an asset class needs at least one exchange")
+            for ex, exs in acs.exchanges.items():
+                exchanges.append(Exchange(ex, ac, exs.name, exs.country, exs.timezone, exs.symbols,
+                                          exs.messages_per_second))
+                self._check_overrides(ac, ex, exs.overrides)
+                topics += [self._topic(ac, ex, exs, dt, base[dt]) for dt in self.spec.data_types]
+        return topics, exchanges
+
+    def _topic(self, ac: str, ex: str, exs: Any, dt: str, base_config: dict[str, str]) -> Topic:
+        dts = self.spec.data_types[dt]
+        override = exs.overrides.get(dt)
+        partitions = (override and override.partitions) or dts.partitions or exs.partitions
+        if self.env.max_partitions:
+            partitions = min(partitions, self.env.max_partitions)
+        config = dict(base_config)
+        if override:
+            path = ("asset_classes", ac, "exchanges", ex, "overrides", dt, "config")
+            config.update(_configs(self.doc, path, override.config, self.problems))
+        config["min.insync.replicas"] = str(self.min_isr)
+        return Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, self.replication, config)
+
+    def _check_overrides(self, ac: str, ex: str, overrides: Mapping[str, Any]) -> None:
+        for dt in overrides:
+            if dt not in self.spec.data_types:
+                self.problem(("asset_classes", ac, "exchanges", ex, "overrides", dt),
+                             f"unknown data type{suggest(dt, self.spec.data_types)}; "
+                             f"known: {', '.join(self.spec.data_types)}")
+
+    def check_environment(self, topics: list[Topic]) -> None:
+        if self.min_isr > self.replication:
+            self.problem(("environments", self.env_name), f"min_insync_replicas {self.min_isr} is above "
+                         f"replication_factor {self.replication}: producers with acks=all could never write")
+        declared = {t.name for t in topics}
+        for index, name in enumerate(self.env.decommission):
+            if name in declared:
+                self.problem(("environments", self.env_name, "decommission", index),
+                             f"{name} is still declared in asset_classes; remove it there before listing it "
+                             "for decommissioning")
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+
 def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_dir: Path) -> Topology:
     problems: list[Problem] = []
     env_name, env = _environment(spec, doc, environment, problems)
+    run = _Derivation(spec, doc, env_name, env, problems)
     _check_codes(spec, doc, problems)
     _check_registry(spec, doc, problems)
-    base_configs = {
-        dt: _configs(doc, ("data_types", dt, "config"), dts.config, problems) for dt, dts in spec.data_types.items()
-    }
-    replication = env.replication_factor or spec.defaults.replication_factor
-    min_isr = env.min_insync_replicas or spec.defaults.min_insync_replicas
-    if min_isr > replication:
-        problems.append(doc.problem(("environments", env_name), f"min_insync_replicas {min_isr} is above "
-                                    f"replication_factor {replication}: producers with acks=all could never write"))
-
-    topics: list[Topic] = []
-    exchanges: list[Exchange] = []
-    for ac, acs in spec.asset_classes.items():
-        if not acs.exchanges:
-            problems.append(doc.problem(("asset_classes", ac, "exchanges"), "an asset class needs at least one exchange"))
-        for ex, exs in acs.exchanges.items():
-            exchanges.append(Exchange(ex, ac, exs.name, exs.country, exs.timezone, exs.symbols, exs.messages_per_second))
-            for dt in exs.overrides:
-                if dt not in spec.data_types:
-                    path = ("asset_classes", ac, "exchanges", ex, "overrides", dt)
-                    problems.append(doc.problem(path, f"unknown data type{suggest(dt, spec.data_types)}; "
-                                                f"known: {', '.join(spec.data_types)}"))
-            for dt, dts in spec.data_types.items():
-                override = exs.overrides.get(dt)
-                partitions = (override and override.partitions) or dts.partitions or exs.partitions
-                if env.max_partitions:
-                    partitions = min(partitions, env.max_partitions)
-                config = dict(base_configs[dt])
-                if override:
-                    path = ("asset_classes", ac, "exchanges", ex, "overrides", dt, "config")
-                    config.update(_configs(doc, path, override.config, problems))
-                config["min.insync.replicas"] = str(min_isr)
-                topics.append(Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, replication, config))
-
+    topics, exchanges = run.topics()
+    run.check_environment(topics)
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
-    declared = {t.name for t in topics}
-    for index, name in enumerate(env.decommission):
-        if name in declared:
-            path = ("environments", env_name, "decommission", index)
-            problems.append(doc.problem(path, f"{name} is still declared in asset_classes; remove it there "
-                                        "before listing it for decommissioning"))
     if problems:
         raise TopologyError(problems)
     return Topology(

@@ -9,7 +9,7 @@ import pytest
 from k2infra.model import load_topology
 from k2infra.model.plan import ObservedTopic
 from tests.components.conftest import DYNAMIC, LOCAL, run_program
-from tests.conftest import ROOT, make_project
+from tests.conftest import ROOT
 
 TOPIC = "kafka:index/topic:Topic"
 SHIPPED = (ROOT / "topics.yaml").read_text()

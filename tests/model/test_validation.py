@@ -39,7 +39,8 @@ CASES = [
          "did you mean 'schema_registry'"),
     Case("misspelt-exchange-key", "        partitions: 30", "        partitons: 30", "partitons", "asx.partitons",
          "did you mean 'partitions'"),
-    Case("missing-partitions", "        partitions: 30\n", "", "      asx:", "asx.partitions", "required key is missing"),
+    Case("missing-partitions", "        partitions: 30\n", "", "      asx:", "asx.partitions",
+         "required key is missing"),
     Case("missing-exchange-name", '        name: "Binance"\n', "", "      binance:", "binance.name", "required key"),
     Case("partitions-zero", "partitions: 30", "partitions: 0", "partitions: 0", "asx.partitions", "1 or more"),
     Case("partitions-negative", "partitions: 40", "partitions: -4", "partitions: -4", "binance.partitions",
@@ -51,7 +52,8 @@ CASES = [
     Case("dotted-exchange", "      asx:", "      asx.au:", "asx.au:", "exchanges.asx.au", "lower-case"),
     Case("asset-class-without-exchanges",
          "  crypto:\n    description: \"Cryptocurrency spot and derivatives markets\"\n    exchanges:\n",
-         "  crypto:\n    description: \"Cryptocurrency spot and derivatives markets\"\n    exchanges: {}\n  old_crypto:\n    exchanges:\n",
+         "  crypto:\n    description: \"Cryptocurrency spot and derivatives markets\"\n    exchanges: {}\n"
+         "  old_crypto:\n    exchanges:\n",
          "exchanges: {}", "crypto.exchanges", "at least one exchange"),
     Case("unknown-data-type-in-override", "        symbols: 2000\n",
          "        symbols: 2000\n        overrides:\n          trade:\n            partitions: 5\n",
@@ -141,5 +143,5 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path):
 
 
 def test_unknown_environment_lists_the_known_ones():
-    with pytest.raises(TopologyError, match="no environment 'staging'.*known: dev, prod"):
+    with pytest.raises(TopologyError, match=r"no environment 'staging'.*known: dev, prod"):
         load_topology(ROOT / "topics.yaml", "staging")

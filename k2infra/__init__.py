@@ -1,0 +1,1 @@
+"""K2 market-data Kafka topology as code."""
