@@ -1,0 +1,64 @@
+"""The `k2` command, as a user runs it (no cluster needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from k2infra.cli import app, environment_of
+from tests.conftest import ROOT, make_project
+
+runner = CliRunner()
+
+
+def test_topology_json_lists_topics_and_subjects():
+    result = runner.invoke(app, ["topology", "--config", str(ROOT / "topics.yaml"), "--stack", "prod", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["environment"] == "prod"
+    trades = next(t for t in data["topics"] if t["name"] == "market.crypto.trades.binance")
+    assert trades == {"name": "market.crypto.trades.binance", "asset_class": "crypto", "data_type": "trades",
+                      "exchange": "binance", "partitions": 40, "replication_factor": 3,
+                      "config": {"cleanup.policy": "delete", "compression.type": "lz4",
+                                 "min.insync.replicas": "2", "retention.ms": "604800000"}}
+    subject = next(s for s in data["subjects"] if s["subject"] == "market.equities.quotes-value")
+    assert subject["schema_file"] == "schemas/quote.avsc" and subject["compatibility"] == "BACKWARD"
+
+
+def test_topology_table_for_people():
+    result = runner.invoke(app, ["topology", "--config", str(ROOT / "topics.yaml")])
+    assert result.exit_code == 0
+    assert "market.equities.reference_data.asx" in result.output and "6 subjects" in result.output
+
+
+def test_validate_passes_the_shipped_file_for_every_environment():
+    result = runner.invoke(app, ["validate", "--config", str(ROOT / "topics.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "OK for dev" in result.output and "OK for prod" in result.output
+
+
+def test_validate_fails_naming_file_line_and_key(tmp_path):
+    project = make_project(tmp_path, (ROOT / "topics.yaml").read_text().replace("partitions: 40", "partitions: 0"))
+    # A real process, as a user or CI would run it: exit code and stderr.
+    done = subprocess.run([sys.executable, "-m", "k2infra.cli", "validate", "--config", str(project / "topics.yaml")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    line = next(i for i, text in enumerate((project / "topics.yaml").read_text().splitlines(), 1)
+                if "partitions: 0" in text)
+    assert f"topics.yaml:{line}: asset_classes.crypto.exchanges.binance.partitions: must be 1 or more" in done.stderr
+
+
+def test_stack_name_maps_to_its_environment(tmp_path):
+    (tmp_path / "topics.yaml").write_text("")
+    (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  k2:environment: prod\n")
+    assert environment_of("staging", tmp_path / "topics.yaml") == "prod"
+    assert environment_of("dev", tmp_path / "topics.yaml") == "dev"
+    assert environment_of(None, tmp_path / "topics.yaml") is None
+
+
+def test_local_status_says_when_nothing_runs(tmp_path):
+    result = runner.invoke(app, ["local", "status", "--dir", str(tmp_path)])
+    assert result.exit_code == 3 and "not running" in result.output
