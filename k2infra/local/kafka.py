@@ -27,6 +27,7 @@ class KafkaNode:
     node_id: int
     broker_port: int
     controller_port: int
+    sasl_port: int | None = None  # a SASL_PLAINTEXT (PLAIN) listener, to exercise credentials end to end
 
 
 @dataclass
@@ -37,15 +38,23 @@ class KafkaCluster:
     nodes: list[KafkaNode]
     lib: Path = field(default_factory=lambda: Path(os.environ.get("K2_KAFKA_LIB", "")))
     pids: list[int] = field(default_factory=list)
+    sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
 
     @classmethod
-    def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int]) -> KafkaCluster:
-        nodes = [KafkaNode(i + 1, b, c) for i, (b, c) in enumerate(zip(broker_ports, controller_ports, strict=True))]
-        return cls(base_dir=base_dir, nodes=nodes)
+    def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int],
+                   sasl_ports: list[int] | None = None, sasl_users: dict[str, str] | None = None) -> KafkaCluster:
+        sasl = sasl_ports or [None] * len(broker_ports)
+        nodes = [KafkaNode(i + 1, b, c, s)
+                 for i, (b, c, s) in enumerate(zip(broker_ports, controller_ports, sasl, strict=True))]
+        return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}))
 
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.broker_port}" for n in self.nodes)
+
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes if n.sasl_port)
 
     def _classpath(self) -> str:
         if not self.lib.is_dir():
@@ -61,7 +70,7 @@ class KafkaCluster:
             "node.id": node.node_id,
             "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.quorum.voters": voters,
@@ -78,6 +87,13 @@ class KafkaCluster:
             "log.segment.bytes": 16 * 1024 * 1024,
             "log.index.size.max.bytes": 1024 * 1024,
         }
+        if node.sasl_port and self.sasl_users:
+            lines["listeners"] = f"{lines['listeners']},SASL://127.0.0.1:{node.sasl_port}"
+            lines["advertised.listeners"] = f"{lines['advertised.listeners']},SASL://127.0.0.1:{node.sasl_port}"
+            lines["sasl.enabled.mechanisms"] = "PLAIN"
+            users = " ".join(f'user_{u}="{p}"' for u, p in self.sasl_users.items())
+            lines["listener.name.sasl.plain.sasl.jaas.config"] = (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};")
         return "".join(f"{k}={v}\n" for k, v in lines.items())
 
     def _java_args(self, java: str, node_dir: Path) -> list[str]:
