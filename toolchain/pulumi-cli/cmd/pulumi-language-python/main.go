@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -188,21 +188,27 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	return &pulumirpc.RunResponse{}, nil
 }
 
-// RunPlugin runs a plugin written in Python (a policy pack): `python -u -m pulumi_policy.main` style
-// entry points are the plugin's own business; we run its directory's __main__.py with the given args.
+// RunPlugin runs a plugin written in Python: for the engine that is a policy pack, started as
+// `python -u <pack dir> <engine address>`; its __main__.py serves the analyzer and prints its port.
+// -u matters: pulumi_policy writes the port without flushing, and the engine waits for that line.
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
 	info := req.GetInfo()
 	dir := req.GetProgram()
 	if info != nil && info.ProgramDirectory != "" {
 		dir = info.ProgramDirectory
 	}
-	args := append([]string{"-u", "-m", "pulumi_policy.main"}, req.Args...)
-	if _, err := os.Stat(filepath.Join(dir, "__main__.py")); err == nil {
-		args = append([]string{"-u", dir}, req.Args...)
+	if _, err := os.Stat(filepath.Join(dir, "__main__.py")); err != nil {
+		return status.Errorf(codes.InvalidArgument, "plugin %s has no __main__.py to run: %v", dir, err)
 	}
-	cmd := exec.Command(pythonCommand(info.GetOptions()), args...)
+	// The engine ends a plugin by cancelling this stream; the analyzer never exits on its own.
+	args := append([]string{"-u", dir}, req.Args...)
+	cmd := exec.CommandContext(server.Context(), pythonCommand(info.GetOptions()), args...)
 	cmd.Dir = req.Pwd
-	cmd.Env = append(os.Environ(), req.Env...)
+	// req.Env is the whole environment the engine chose, including variables it removed on purpose.
+	cmd.Env = req.Env
+	if len(cmd.Env) == 0 {
+		cmd.Env = os.Environ()
+	}
 	cmd.Stdout = streamWriter(func(b []byte) error {
 		return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
 	})

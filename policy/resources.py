@@ -1,0 +1,134 @@
+"""What the rules read from a resource: typed views over the inputs the engine hands the pack.
+
+The engine passes numbers as floats and a provider's inputs as JSON-encoded strings (tlsEnabled is
+"true"); the views undo both so that rules compare plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policy.design import CODE, SUBJECT_SUFFIX, TOPIC_PREFIX
+
+TOPIC = "kafka:index/topic:Topic"
+KAFKA_PROVIDER = "pulumi:providers:kafka"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+EXCHANGE_TOPICS = "k2:market:ExchangeTopics"
+SCHEMA_SUBJECTS = "k2:market:SchemaSubjects"
+STACK = "pulumi:pulumi:Stack"
+
+TOPIC_NAME = re.compile(
+    rf"^{TOPIC_PREFIX}\.(?P<asset_class>{CODE})\.(?P<data_type>{CODE})\.(?P<exchange>{CODE})$")
+SUBJECT_NAME = re.compile(
+    rf"^{TOPIC_PREFIX}\.(?P<asset_class>{CODE})\.(?P<data_type>{CODE}){SUBJECT_SUFFIX}$")
+
+
+def stack_of(urn: str) -> str:
+    """urn:pulumi:<stack>::<project>::<type>::<name> -> <stack>."""
+    return urn.split("::", 1)[0].split(":", 2)[-1]
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A kafka topic as declared, with the environment of the stack that declares it."""
+
+    urn: str
+    name: str
+    partitions: int | None
+    replication_factor: int | None
+    config: Mapping[str, str]
+    environment: str
+    asset_class: str | None = None  # the parts of a well-formed name; None when the name is not
+    data_type: str | None = None
+    exchange: str | None = None
+
+    @classmethod
+    def of(cls, urn: str, resource_name: str, props: Mapping[str, Any], environment: str) -> Topic:
+        name = str(props.get("name") or resource_name)
+        parts = TOPIC_NAME.match(name)
+        config = props.get("config") or {}
+        return cls(
+            urn=urn,
+            name=name,
+            partitions=as_int(props.get("partitions")),
+            replication_factor=as_int(props.get("replicationFactor")),
+            config={str(k): str(v) for k, v in config.items()},
+            environment=environment,
+            **(parts.groupdict() if parts else {}),
+        )
+
+    @property
+    def exchange_key(self) -> str:
+        """Where the exchange's settings live in topics.yaml, for the fix in a message."""
+        return f"asset_classes.{self.asset_class}.exchanges.{self.exchange}"
+
+
+@dataclass(frozen=True)
+class SchemaSubject:
+    urn: str
+    subject: str
+    compatibility: str
+    environment: str
+
+    @classmethod
+    def of(cls, urn: str, props: Mapping[str, Any], environment: str) -> SchemaSubject:
+        return cls(urn, str(props.get("subject") or ""), str(props.get("compatibility") or ""), environment)
+
+
+def is_schema_subject(resource_type: str, props: Mapping[str, Any]) -> bool:
+    # Dynamic resources share one type token; a subject is the one that names a subject and a schema.
+    return resource_type == DYNAMIC and "subject" in props and "schema" in props
+
+
+@dataclass(frozen=True)
+class KafkaProvider:
+    urn: str
+    name: str
+    tls: bool
+    sasl_username: str
+    sasl_password: str
+    bootstrap_servers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, urn: str, name: str, props: Mapping[str, Any]) -> KafkaProvider:
+        return cls(urn, name, as_bool(props.get("tlsEnabled")), str(props.get("saslUsername") or ""),
+                   str(props.get("saslPassword") or ""), _servers(props.get("bootstrapServers")))
+
+    @property
+    def sasl(self) -> bool:
+        # The program always names a mechanism (the provider needs one); SASL is on once it has credentials.
+        return bool(self.sasl_username and self.sasl_password)
+
+
+def _servers(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = value.split(",")
+    return tuple(str(v) for v in value or ())
+
+
+def violation(resource: str, problem: str, fix: str) -> str:
+    """Every message names the resource, says what is wrong and how to put it right."""
+    return f"{resource}: {problem}. Fix: {fix}."

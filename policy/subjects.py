@@ -1,0 +1,17 @@
+"""Schema subjects evolve BACKWARD or stricter: consumers on the previous schema keep reading new records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policy.context import Deployment
+from policy.design import BACKWARD_OR_STRICTER
+from policy.resources import SchemaSubject, violation
+
+
+def backward_compatible(subject: SchemaSubject, _deployment: Deployment) -> Iterator[str]:
+    if subject.compatibility not in BACKWARD_OR_STRICTER:
+        yield violation(subject.subject, f"compatibility is {subject.compatibility or 'unset'}, which lets a "
+                        "schema change break the consumers of the previous version",
+                        "set schema_registry.compatibility: BACKWARD in topics.yaml (or one of "
+                        f"{', '.join(BACKWARD_OR_STRICTER[1:])})")

@@ -1,0 +1,52 @@
+"""What topics.yaml declares that a resource cannot say about itself: the known codes, the exchanges'
+volumes, the overrides made on purpose and the environments' partition caps.
+
+Read with the program's own parser (k2infra.model), so the pack and the program agree on the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from k2infra.model.source import load_yaml
+from k2infra.model.spec import ExchangeSpec, TopologySpec
+from k2infra.model.topology import parse_spec
+
+
+@dataclass(frozen=True)
+class DeclaredTopology:
+    file: Path
+    spec: TopologySpec
+
+    @classmethod
+    def load(cls, file: Path) -> DeclaredTopology:
+        """Raises k2infra.model.TopologyError naming the file, line and key of any problem."""
+        return cls(file, parse_spec(load_yaml(file)))
+
+    @property
+    def asset_classes(self) -> list[str]:
+        return list(self.spec.asset_classes)
+
+    @property
+    def data_types(self) -> list[str]:
+        return list(self.spec.data_types)
+
+    def exchanges(self, asset_class: str) -> list[str]:
+        declared = self.spec.asset_classes.get(asset_class)
+        return list(declared.exchanges) if declared else []
+
+    def exchange(self, asset_class: str | None, code: str | None) -> ExchangeSpec | None:
+        declared = self.spec.asset_classes.get(asset_class or "")
+        return declared.exchanges.get(code or "") if declared else None
+
+    def partitions_override(self, asset_class: str | None, exchange: str | None,
+                            data_type: str | None) -> int | None:
+        """The count an exchange sets for one data type in its overrides: a departure made on purpose."""
+        spec = self.exchange(asset_class, exchange)
+        override = spec.overrides.get(data_type or "") if spec else None
+        return override.partitions if override else None
+
+    def max_partitions(self, environment: str) -> int | None:
+        env = self.spec.environments.get(environment)
+        return env.max_partitions if env else None
