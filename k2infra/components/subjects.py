@@ -28,7 +28,7 @@ class SchemaSubjects(pulumi.ComponentResource):
             )
             for s in subjects
         }
-        self.register_outputs({"subjects": list(self.subjects)})
+        self.register_outputs({"environment": environment, "subjects": list(self.subjects)})
 
     def outputs(self, specs: Sequence[Subject]) -> list[pulumi.Output[dict]]:
         """Plain descriptions for apps, with the registry's ids once applied."""

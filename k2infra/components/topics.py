@@ -33,7 +33,7 @@ class ExchangeTopics(pulumi.ComponentResource):
             )
             for topic in topics
         }
-        self.register_outputs({"topics": list(self.topics)})
+        self.register_outputs({**props, "topics": list(self.topics)})
 
     def outputs(self, only: Collection[str]) -> list[pulumi.Output[dict]]:
         """Plain descriptions of the topics named in `only`, resolved from the applied resources."""
