@@ -67,7 +67,7 @@ class Stack:
         return round(time.monotonic() - started, 2)
 
 
-def measure(size: int, platform, workdir: Path) -> dict:
+def measure(size: int, platform, workdir: Path, parallel: int | None = None) -> dict:
     project = make_project(workdir / f"project-{size}", size)
     topics = len(load_topology(project / "topics.yaml", "dev").topics)
     started = time.monotonic()
@@ -81,23 +81,24 @@ def measure(size: int, platform, workdir: Path) -> dict:
     for key, value in {"k2:environment": "dev", "k2:bootstrapServers": platform.bootstrap_servers,
                        "k2:schemaRegistryUrl": platform.schema_registry_url}.items():
         stack.pulumi("config", "set", key, value)
-    row = {"exchanges": size + 2, "topics": topics, "derive_s": derive}
+    row = {"exchanges": size + 2, "topics": topics, "derive_s": derive, "parallel": parallel or "default"}
+    steps = ("--parallel", str(parallel)) if parallel else ()
     print(f"--- {topics} topics: derive {derive}s", flush=True)
     row["preview_first_s"] = stack.pulumi("preview")
-    row["up_create_s"] = stack.pulumi("up", "--yes", "--skip-preview")
+    row["up_create_s"] = stack.pulumi("up", "--yes", "--skip-preview", *steps)
     row["preview_no_change_s"] = stack.pulumi("preview", "--expect-no-changes")
     write_topology(project, size + 1)
-    row["up_add_one_exchange_s"] = stack.pulumi("up", "--yes", "--skip-preview")
-    row["destroy_s"] = stack.pulumi("destroy", "--yes")
+    row["up_add_one_exchange_s"] = stack.pulumi("up", "--yes", "--skip-preview", *steps)
+    row["destroy_s"] = stack.pulumi("destroy", "--yes", *steps)
     row["up_create_topics_per_s"] = round(topics / row["up_create_s"], 1)
     print(f"    {row}", flush=True)
     return row
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| topics | derive | first preview | first up | topics/s | no-change preview | +1 exchange (3 topics) "
-            "| destroy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    lines = [f"| {r['topics']} | {r['derive_s']} s | {r['preview_first_s']} s | {r['up_create_s']} s | "
+    head = ("| topics | parallel | derive | first preview | first up | topics/s | no-change preview "
+            "| +1 exchange (3 topics) | destroy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lines = [f"| {r['topics']} | {r['parallel']} | {r['derive_s']} s | {r['preview_first_s']} s | {r['up_create_s']} s | "
              f"{r['up_create_topics_per_s']} | {r['preview_no_change_s']} s | {r['up_add_one_exchange_s']} s | "
              f"{r['destroy_s']} s |" for r in rows]
     return "\n".join([head, *lines])
@@ -105,14 +106,17 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exchanges", type=int, nargs="+", default=[0, 100, 400],
+    parser.add_argument("--exchanges", type=int, nargs="+", default=[0, 100],
                         help="bench exchanges added to the shipped two (3 topics each)")
+    parser.add_argument("--parallel", type=int, nargs="+", default=[0],
+                        help="pulumi --parallel values to compare (0: Pulumi's default)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="k2-scale-"))
     local = LocalPlatform(workdir / "platform")
     platform = local.up(nodes=1, kafka_port=None, registry_port=None)
     try:
-        rows = [measure(size, platform, workdir) for size in args.exchanges]
+        rows = [measure(size, platform, workdir / f"p{parallel}", parallel or None)
+                for size in args.exchanges for parallel in args.parallel]
     finally:
         local.down(wipe=True)
         shutil.rmtree(workdir, ignore_errors=True)
