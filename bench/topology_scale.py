@@ -98,7 +98,8 @@ def measure(size: int, platform, workdir: Path, parallel: int | None = None) -> 
 def table(rows: list[dict]) -> str:
     head = ("| topics | parallel | derive | first preview | first up | topics/s | no-change preview "
             "| +1 exchange (3 topics) | destroy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    lines = [f"| {r['topics']} | {r['parallel']} | {r['derive_s']} s | {r['preview_first_s']} s | {r['up_create_s']} s | "
+    lines = [f"| {r['topics']} | {r['parallel']} | {r['derive_s']} s | {r['preview_first_s']} s | "
+             f"{r['up_create_s']} s | "
              f"{r['up_create_topics_per_s']} | {r['preview_no_change_s']} s | {r['up_add_one_exchange_s']} s | "
              f"{r['destroy_s']} s |" for r in rows]
     return "\n".join([head, *lines])

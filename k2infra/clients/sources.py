@@ -1,0 +1,121 @@
+"""Where an app finds its stack outputs: JSON, a file named by K2_STACK_OUTPUTS, a live stack, or topics.yaml.
+
+Reading a live stack uses Pulumi's Automation API, imported only then: apps that are given the
+JSON (the usual case in production) need neither the pulumi package nor the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from k2infra.clients.errors import StackOutputsError
+from k2infra.clients.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo, parse_outputs
+
+ENV_VAR = "K2_STACK_OUTPUTS"
+TOPOLOGY_FILE = "topics.yaml"
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    """A deployed stack, read through the Automation API (needs the pulumi package and CLI)."""
+
+    name: str
+    work_dir: str | os.PathLike[str] = "."
+    env: Mapping[str, str] | None = None  # e.g. PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE
+
+    def load(self) -> StackOutputs:
+        where = f"pulumi stack {self.name!r} in {self.work_dir}"
+        try:
+            from pulumi import automation
+        except ImportError:
+            raise StackOutputsError(f"{where}: reading a live stack needs the pulumi package and CLI; "
+                                    f"or give the JSON of `pulumi stack output --json` ({ENV_VAR})") from None
+        try:
+            workspace = automation.LocalWorkspace(work_dir=str(self.work_dir), env_vars=dict(self.env or {}))
+            values = workspace.stack_outputs(self.name)
+        except Exception as err:  # CLI missing, unknown stack, backend unreachable: all end here
+            detail = str(err).split("stderr:", 1)[-1].strip()  # CommandError: "code: 255 stdout: … stderr: …"
+            raise StackOutputsError(f"{where}: cannot read its outputs: {detail[:500]}") from err
+        return parse_outputs({key: out.value for key, out in values.items()}, where)
+
+
+Source = StackOutputs | LiveStack | Mapping | str | os.PathLike | None
+
+
+def load_stack_outputs(source: Source = None, *, environment: str | None = None) -> StackOutputs:
+    """The stack outputs from `source`:
+
+    - None: the file named by $K2_STACK_OUTPUTS, else ./topics.yaml;
+    - a mapping (the parsed JSON), JSON text, or a path to a .json file;
+    - a LiveStack; a path to a topics.yaml (topology only, no cluster; `environment` picks its settings).
+    """
+    if isinstance(source, StackOutputs):
+        return source
+    if isinstance(source, LiveStack):
+        return source.load()
+    if isinstance(source, Mapping):
+        return parse_outputs(source, "the given stack outputs")
+    if source is None:
+        return _default_source(environment)
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return _from_json(source, "the given JSON")
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml"):
+        return load_topology_file(path, environment)
+    return _from_file(path, f"stack outputs file {path}")
+
+
+def _default_source(environment: str | None) -> StackOutputs:
+    named = os.environ.get(ENV_VAR)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise StackOutputsError(f"${ENV_VAR} names {path}, which is not a file; write it with "
+                                    f"`pulumi stack output --json --stack <stack> > {path}`")
+        return _from_file(path, f"${ENV_VAR} ({path})")
+    if Path(TOPOLOGY_FILE).is_file():
+        return load_topology_file(Path(TOPOLOGY_FILE), environment)
+    raise StackOutputsError(f"no stack outputs: ${ENV_VAR} is not set and there is no ./{TOPOLOGY_FILE}; "
+                            f"set {ENV_VAR} to the file `pulumi stack output --json > FILE` wrote, "
+                            "or pass source=...")
+
+
+def _from_file(path: Path, where: str) -> StackOutputs:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise StackOutputsError(f"{where}: cannot read it: {err.strerror}") from None
+    return _from_json(text, where)
+
+
+def _from_json(text: str, where: str) -> StackOutputs:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise StackOutputsError(f"{where}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    return parse_outputs(data, where)
+
+
+def load_topology_file(path: str | os.PathLike[str], environment: str | None = None) -> StackOutputs:
+    """Topics and subjects derived from topics.yaml, without cluster addresses or schema ids."""
+    from k2infra.model import TopologyError, load_topology
+
+    try:
+        topology = load_topology(Path(path), environment)
+    except TopologyError as err:
+        raise StackOutputsError(str(err)) from None
+    return StackOutputs(
+        source=f"{path} (topology only)",
+        environment=topology.environment,
+        topics=tuple(TopicInfo(t.name, t.asset_class, t.data_type, t.exchange, t.partitions, t.replication_factor)
+                     for t in topology.topics),
+        subjects=tuple(SubjectInfo(s.subject, s.asset_class, s.data_type, s.partition_key,
+                                   compatibility=s.compatibility, topics=tuple(s.topics))
+                       for s in topology.subjects),
+        exchanges=tuple(ExchangeInfo(e.code, e.asset_class, e.name, e.country, e.timezone)
+                        for e in topology.exchanges),
+    )
