@@ -43,7 +43,7 @@ class KafkaCluster:
     @classmethod
     def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int],
                    sasl_ports: list[int] | None = None, sasl_users: dict[str, str] | None = None) -> KafkaCluster:
-        sasl = sasl_ports or [None] * len(broker_ports)
+        sasl: list[int | None] = list(sasl_ports) if sasl_ports else [None] * len(broker_ports)
         nodes = [KafkaNode(i + 1, b, c, s)
                  for i, (b, c, s) in enumerate(zip(broker_ports, controller_ports, sasl, strict=True))]
         return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}))
