@@ -82,6 +82,57 @@ def validate(config: ConfigOption = Path("topics.yaml"), stack: StackOption = No
         out.print(f"{config}: OK for {topo.environment}: {len(topo.topics)} topics, {len(topo.subjects)} subjects")
 
 
+def _stack_setting(stack: str | None, config: Path, key: str) -> str | None:
+    stack_file = config.parent / f"Pulumi.{stack}.yaml"
+    if stack is None or not stack_file.exists():
+        return None
+    value = ((load_yaml(stack_file).data or {}).get("config") or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+@app.command()
+def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+         bootstrap_servers: Annotated[str | None,
+                                      typer.Option(help="Default: the stack's k2:bootstrapServers.")] = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """What `pulumi up` would do to the cluster's topics, without Pulumi: exit 2 if a change is refused.
+
+    Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
+    retained. SASL credentials, if the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
+    """
+    from k2infra.model.plan import plan_topics
+    from k2infra.observe import Unreachable, client_config, observe_topics
+
+    topo = _load(config, environment_of(stack, config))
+    servers = bootstrap_servers or _stack_setting(stack, config, "k2:bootstrapServers") or "127.0.0.1:9092"
+    mechanism = _stack_setting(stack, config, "k2:saslMechanism")
+    tls = (_stack_setting(stack, config, "k2:tls") or "false").lower() == "true"
+    protocol = ("SASL_" if mechanism else "") + ("SSL" if tls else "PLAINTEXT")
+    conf = client_config(servers, protocol, mechanism, os.environ.get("K2_KAFKA_USERNAME"),
+                         os.environ.get("K2_KAFKA_PASSWORD"))
+    try:
+        observed = observe_topics(conf)
+    except Unreachable as error:
+        err.print(f"k2 plan: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    result = plan_topics(topo, observed, set(observed))
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        _print_plan(result.to_dict(), servers)
+    if result.refused:
+        raise typer.Exit(2)
+
+
+def _print_plan(plan: dict[str, list[str]], servers: str) -> None:
+    out.print(f"plan against {servers}:")
+    for kind, mark in (("create", "+"), ("update", "~"), ("adopt", "="), ("retain", "!"), ("delete", "-"),
+                       ("refused", "x"), ("warnings", "*")):
+        for item in plan[kind]:
+            out.print(f"  {mark} {kind:8} {item}", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"{len(plan['unchanged'])} unchanged")
+
+
 def _environments(config: Path) -> list[str | None]:
     try:
         data = load_yaml(config).data
