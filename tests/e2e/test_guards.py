@@ -161,3 +161,16 @@ def test_unreachable_broker_is_named_and_a_rerun_converges(new_stack, platform, 
     finally:
         kafka.stop()
     assert subjects_in_registry  # the shared registry is untouched by the broker's outage
+
+
+def test_a_bad_topics_yaml_fails_the_preview_naming_file_line_and_key(new_stack, admin):
+    stack = new_stack("bad-input")
+    stack.up()
+    bad = SHIPPED.replace("      binance:", "      Binance:").replace('compression.type: "lz4"', 'compression.type: "lz5"', 1)
+    stack.set_topology(bad)
+    output = failed(stack.run("preview", check=False))
+    line = next(i for i, text in enumerate(bad.splitlines(), 1) if "Binance:" in text)
+    assert f"topics.yaml:{line}: asset_classes.crypto.exchanges.Binance: exchange code 'Binance' must be" in output
+    assert "data_types.trades.config.compression.type: must be one of" in output
+    failed(stack.up(check=False))
+    assert len(topics_on_cluster(admin)) == 6
