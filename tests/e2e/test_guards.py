@@ -166,7 +166,8 @@ def test_unreachable_broker_is_named_and_a_rerun_converges(new_stack, platform, 
 def test_a_bad_topics_yaml_fails_the_preview_naming_file_line_and_key(new_stack, admin):
     stack = new_stack("bad-input")
     stack.up()
-    bad = SHIPPED.replace("      binance:", "      Binance:").replace('compression.type: "lz4"', 'compression.type: "lz5"', 1)
+    bad = SHIPPED.replace("      binance:", "      Binance:")
+    bad = bad.replace('compression.type: "lz4"', 'compression.type: "lz5"', 1)
     stack.set_topology(bad)
     output = failed(stack.run("preview", check=False))
     line = next(i for i, text in enumerate(bad.splitlines(), 1) if "Binance:" in text)
