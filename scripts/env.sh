@@ -31,6 +31,8 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$K2_HOME/pulumi-state}
 
+# Go's usual install place, for shells that do not have it on PATH (a bare CI environment).
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=$PATH:/usr/local/go/bin; fi
 export PATH=$K2_ROOT/bin:$K2_PULUMI_BIN:$K2_VENV/bin:$PATH
 export PYTHONPATH=$K2_ROOT${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
