@@ -21,13 +21,19 @@ from k2infra.stack import StackSettings
 
 
 def previous_outputs() -> dict[str, Any]:
-    """This stack's outputs from its last update ({} on the first one)."""
-    ref = pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-    names = ("managed_topics", "topics", "subjects")
+    """This stack's outputs from its last update (values are None on its first one).
+
+    A failure to read them stops the update: without them a topic that left topics.yaml could not be
+    told from one never managed, and would be deleted instead of retained.
+    """
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    ref = pulumi.StackReference(name)
     try:
-        return {n: _sync_await(ref.get_output_details(n)).value for n in names}
-    except Exception:  # a new stack has no checkpoint to read
-        return {}
+        # _sync_await: the plan must be known before any resource is declared (Pulumi's own tests use it).
+        return {n: _sync_await(ref.get_output_details(n)).value for n in ("managed_topics", "topics", "subjects")}
+    except Exception as err:
+        raise pulumi.RunError(f"cannot read the last outputs of stack {name}, which say which topics it "
+                              f"manages: {err}. Nothing was changed; check the state backend and rerun.") from None
 
 
 def _plain(value: pulumi.Output[str] | None) -> str | None:
