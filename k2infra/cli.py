@@ -101,15 +101,10 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     retained. SASL credentials, if the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
     from k2infra.model.plan import plan_topics
-    from k2infra.observe import Unreachable, client_config, observe_topics
+    from k2infra.observe import Unreachable, observe_topics
 
     topo = _load(config, environment_of(stack, config))
-    servers = bootstrap_servers or _stack_setting(stack, config, "k2:bootstrapServers") or "127.0.0.1:9092"
-    mechanism = _stack_setting(stack, config, "k2:saslMechanism")
-    tls = (_stack_setting(stack, config, "k2:tls") or "false").lower() == "true"
-    protocol = ("SASL_" if mechanism else "") + ("SSL" if tls else "PLAINTEXT")
-    conf = client_config(servers, protocol, mechanism, os.environ.get("K2_KAFKA_USERNAME"),
-                         os.environ.get("K2_KAFKA_PASSWORD"))
+    conf = _cluster_conf(stack, config, bootstrap_servers)
     try:
         observed = observe_topics(conf)
     except Unreachable as error:
@@ -119,9 +114,69 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
     else:
-        _print_plan(result.to_dict(), servers)
+        _print_plan(result.to_dict(), conf["bootstrap.servers"])
     if result.refused:
         raise typer.Exit(2)
+
+
+def _cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None) -> dict:
+    """Client settings for the stack's cluster; SASL credentials from K2_KAFKA_USERNAME/PASSWORD."""
+    from k2infra.observe import client_config
+
+    servers = bootstrap_servers or _stack_setting(stack, config, "k2:bootstrapServers") or "127.0.0.1:9092"
+    mechanism = _stack_setting(stack, config, "k2:saslMechanism")
+    tls = (_stack_setting(stack, config, "k2:tls") or "false").lower() == "true"
+    protocol = ("SASL_" if mechanism else "") + ("SSL" if tls else "PLAINTEXT")
+    return client_config(servers, protocol, mechanism, os.environ.get("K2_KAFKA_USERNAME"),
+                         os.environ.get("K2_KAFKA_PASSWORD"))
+
+
+@app.command()
+def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+            bootstrap_servers: Annotated[str | None,
+                                         typer.Option(help="Default: the stack's k2:bootstrapServers.")] = None,
+            group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Consumer group(s) to "
+                                                             "report lag for.")] = None,
+            interval: Annotated[float, typer.Option(help="Seconds between the two offset samples.")] = 5.0,
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded."""
+    import time
+
+    from k2infra.model.health import assess
+    from k2infra.observe import Unreachable, committed_offsets, end_offsets, observe_topics
+
+    topo = _load(config, environment_of(stack, config))
+    conf = _cluster_conf(stack, config, bootstrap_servers)
+    try:
+        observed = observe_topics(conf)
+        partitions = {t.name: observed[t.name].partitions for t in topo.topics if t.name in observed}
+        before, started = end_offsets(conf, partitions), time.monotonic()
+        time.sleep(interval)
+        after, seconds = end_offsets(conf, partitions), time.monotonic() - started
+        committed = {g: committed_offsets(conf, g, partitions) for g in group or []}
+    except Unreachable as error:
+        err.print(f"k2 monitor: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    report = assess(topo, before, after, seconds, committed)
+    if as_json:
+        out.print_json(json.dumps([e.to_dict() for e in report]))
+    else:
+        _print_health(report)
+    if any(e.status == "Degraded" for e in report):
+        raise typer.Exit(2)
+
+
+def _print_health(report: list) -> None:
+    for exchange in report:
+        out.print(f"Exchange: {exchange.exchange} ({exchange.asset_class})  status: {exchange.status}",
+                  markup=False, highlight=False)
+        for t in exchange.topics:
+            lag = ", ".join(f"{g}: {n}" for g, n in t.lag.items()) or "no group given"
+            balance = "n/a" if t.imbalance is None else f"{t.imbalance:+.0%} busiest vs mean"
+            out.print(f"  {t.topic}: {t.messages_per_second} msgs/s, lag {lag}, {t.partitions} partitions "
+                      f"({balance}) {t.status}", markup=False, highlight=False, soft_wrap=True)
+            for alert in t.alerts:
+                out.print(f"    ! {alert}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_plan(plan: dict[str, list[str]], servers: str) -> None:

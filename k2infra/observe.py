@@ -68,3 +68,42 @@ def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | Non
             versions = [client.get_version(subject, v).schema.schema_str for v in client.get_versions(subject)]
             out[subject] = [v for v in versions if v is not None]
     return out
+
+
+def end_offsets(conf: Mapping[str, Any], partitions: Mapping[str, int], timeout: float = 15) -> dict[str, list[int]]:
+    """Topic -> the end (high watermark) offset of each partition."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    admin = AdminClient({**conf, "log_level": 0})
+    request = {TopicPartition(t, p): OffsetSpec.latest() for t, n in partitions.items() for p in range(n)}
+    out: dict[str, list[int]] = {t: [0] * n for t, n in partitions.items()}
+    try:
+        for tp, future in admin.list_offsets(request, request_timeout=timeout).items():
+            out[tp.topic][tp.partition] = future.result(timeout=timeout).offset
+    except Exception as err:
+        raise Unreachable(f"cannot read offsets from Kafka at {conf['bootstrap.servers']}: {err}") from None
+    return out
+
+
+def committed_offsets(conf: Mapping[str, Any], group: str, partitions: Mapping[str, int],
+                      timeout: float = 15) -> dict[str, list[int]]:
+    """Topic -> a consumer group's committed offset per partition (-1: nothing committed).
+
+    Read through a consumer of that group that never subscribes (so it joins nothing): the plain
+    committed() path, which is sturdier here than the admin API's group-offsets call.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**conf, "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    try:
+        wanted = [TopicPartition(t, p) for t, n in partitions.items() for p in range(n)]
+        result = consumer.committed(wanted, timeout=timeout)
+    except Exception as err:
+        raise Unreachable(f"cannot read group {group}'s offsets from {conf['bootstrap.servers']}: {err}") from None
+    finally:
+        consumer.close()
+    out: dict[str, list[int]] = {t: [-1] * n for t, n in partitions.items()}
+    for tp in result:
+        out[tp.topic][tp.partition] = tp.offset if tp.offset >= 0 else -1
+    return out
