@@ -30,13 +30,16 @@ def environment_of(stack: str | None, config: Path) -> str | None:
     """A stack's k2:environment from Pulumi.<stack>.yaml beside topics.yaml, else the stack name."""
     if stack is None:
         return None
+    return _stack_setting(stack, config, "k2:environment") or stack
+
+
+def _stack_setting(stack: str | None, config: Path, key: str) -> str | None:
+    """A value from Pulumi.<stack>.yaml beside topics.yaml (read as YAML: no Pulumi needed)."""
     stack_file = config.parent / f"Pulumi.{stack}.yaml"
-    if stack_file.exists():
-        settings = (load_yaml(stack_file).data or {}).get("config") or {}
-        value = settings.get("k2:environment")
-        if isinstance(value, str):
-            return value
-    return stack
+    if stack is None or not stack_file.exists():
+        return None
+    value = ((load_yaml(stack_file).data or {}).get("config") or {}).get(key)
+    return value if isinstance(value, str) else None
 
 
 def _load(config: Path, environment: str | None) -> Topology:
@@ -80,14 +83,6 @@ def validate(config: ConfigOption = Path("topics.yaml"), stack: StackOption = No
     for env in environments:
         topo = _load(config, env)
         out.print(f"{config}: OK for {topo.environment}: {len(topo.topics)} topics, {len(topo.subjects)} subjects")
-
-
-def _stack_setting(stack: str | None, config: Path, key: str) -> str | None:
-    stack_file = config.parent / f"Pulumi.{stack}.yaml"
-    if stack is None or not stack_file.exists():
-        return None
-    value = ((load_yaml(stack_file).data or {}).get("config") or {}).get(key)
-    return value if isinstance(value, str) else None
 
 
 @app.command()
