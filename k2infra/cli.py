@@ -116,13 +116,13 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
 
 def _cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None) -> dict:
     """Client settings for the stack's cluster; SASL credentials from K2_KAFKA_USERNAME/PASSWORD."""
+    from k2infra.model.security import security_protocol
     from k2infra.observe import client_config
 
     servers = bootstrap_servers or _stack_setting(stack, config, "k2:bootstrapServers") or "127.0.0.1:9092"
     mechanism = _stack_setting(stack, config, "k2:saslMechanism")
     tls = (_stack_setting(stack, config, "k2:tls") or "false").lower() == "true"
-    protocol = ("SASL_" if mechanism else "") + ("SSL" if tls else "PLAINTEXT")
-    return client_config(servers, protocol, mechanism, os.environ.get("K2_KAFKA_USERNAME"),
+    return client_config(servers, security_protocol(tls, mechanism), mechanism, os.environ.get("K2_KAFKA_USERNAME"),
                          os.environ.get("K2_KAFKA_PASSWORD"))
 
 

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from k2infra.model.plan import ObservedTopic
-
-SASL_MECHANISMS = {"plain": "PLAIN", "scram-sha256": "SCRAM-SHA-256", "scram-sha512": "SCRAM-SHA-512"}
+from k2infra.model.security import librdkafka_mechanism
 
 
 class Unreachable(RuntimeError):
@@ -20,18 +19,25 @@ def client_config(bootstrap_servers: str, protocol: str = "PLAINTEXT", sasl_mech
     """librdkafka settings for the stack's cluster (the same values the kafka provider gets)."""
     conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "security.protocol": protocol}
     if sasl_mechanism:
-        conf |= {"sasl.mechanism": SASL_MECHANISMS.get(sasl_mechanism.lower(), sasl_mechanism.upper()),
+        conf |= {"sasl.mechanism": librdkafka_mechanism(sasl_mechanism),
                  "sasl.username": sasl_username or "", "sasl.password": sasl_password or ""}
     if ca_pem:
         conf["ssl.ca.pem"] = ca_pem
     return conf
 
 
+def _admin(conf: Mapping[str, Any]) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    # log_level 0: an unreachable cluster is reported once, as Unreachable, not as a stream of logs.
+    return AdminClient({**conf, "log_level": 0})
+
+
 def observe_topics(conf: Mapping[str, Any], prefix: str = "market.", timeout: float = 15) -> dict[str, ObservedTopic]:
     """Every topic named `prefix`*, with partitions, replication factor and its own config."""
-    from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
+    from confluent_kafka.admin import ConfigResource, ConfigSource
 
-    admin = AdminClient({**conf, "log_level": 0})
+    admin = _admin(conf)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as err:
@@ -73,9 +79,9 @@ def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | Non
 def end_offsets(conf: Mapping[str, Any], partitions: Mapping[str, int], timeout: float = 15) -> dict[str, list[int]]:
     """Topic -> the end (high watermark) offset of each partition."""
     from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import AdminClient, OffsetSpec
+    from confluent_kafka.admin import OffsetSpec
 
-    admin = AdminClient({**conf, "log_level": 0})
+    admin = _admin(conf)
     request = {TopicPartition(t, p): OffsetSpec.latest() for t, n in partitions.items() for p in range(n)}
     out: dict[str, list[int]] = {t: [0] * n for t, n in partitions.items()}
     try:

@@ -11,6 +11,8 @@ from typing import Literal
 
 import pulumi
 
+from k2infra.model.security import security_protocol
+
 ClusterMode = Literal["local", "docker", "existing"]
 CLUSTER_MODES = ("local", "docker", "existing")
 
@@ -25,9 +27,7 @@ class KafkaSecurity:
 
     @property
     def protocol(self) -> str:
-        if self.sasl_mechanism:
-            return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
-        return "SSL" if self.tls else "PLAINTEXT"
+        return security_protocol(self.tls, self.sasl_mechanism)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from k2infra.clients.errors import StackOutputsError
 from k2infra.clients.outputs import StackOutputs
+from k2infra.model.security import librdkafka_mechanism
 
 # Java's default partitioner for keyed records (murmur2); librdkafka's default (CRC32) places keys
 # elsewhere, so Streams/Flink jobs and Python producers would disagree on a symbol's partition.
@@ -72,9 +73,6 @@ def producer_profile(data_type: str) -> ProducerProfile:
     return PRODUCER_PROFILES.get(str(data_type), TRADES)
 
 
-SASL_MECHANISMS = {"plain": "PLAIN", "scram-sha256": "SCRAM-SHA-256", "scram-sha512": "SCRAM-SHA-512"}
-
-
 @dataclass(frozen=True)
 class Credentials:
     """Secrets for a SASL/TLS cluster and an authenticated registry; from K2_* variables by default."""
@@ -102,7 +100,7 @@ def kafka_config(outputs: StackOutputs, credentials: Credentials | None = None) 
             raise StackOutputsError(f"{outputs.source}: the cluster uses {outputs.security_protocol}: set "
                                     "K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD (or pass credentials=...)")
         mechanism = outputs.sasl_mechanism or "plain"
-        config.update({"sasl.mechanism": SASL_MECHANISMS.get(mechanism.lower(), mechanism.upper()),
+        config.update({"sasl.mechanism": librdkafka_mechanism(mechanism),
                        "sasl.username": creds.kafka_username, "sasl.password": creds.kafka_password})
     if creds.ca_location and "SSL" in outputs.security_protocol:
         config["ssl.ca.location"] = creds.ca_location

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from k2infra.model.topology import Topic, Topology
+from k2infra.model.topology import Topic, Topology, group_by_exchange
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,4 @@ def _as_topic(current: ObservedTopic) -> Topic:
 
 def declared_by_exchange(topology: Topology, plan: Plan) -> dict[tuple[str, str], list[Topic]]:
     """(asset_class, exchange) -> the topics to declare: the desired ones plus those retained."""
-    groups: dict[tuple[str, str], list[Topic]] = {}
-    for topic in [*topology.topics, *plan.retain]:
-        groups.setdefault((topic.asset_class, topic.exchange), []).append(topic)
-    return groups
+    return group_by_exchange([*topology.topics, *plan.retain])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -115,10 +115,7 @@ class Topology:
 
     def by_exchange(self) -> dict[tuple[str, str], list[Topic]]:
         """(asset_class, exchange) -> that exchange's topics, in topic-name order."""
-        groups: dict[tuple[str, str], list[Topic]] = {}
-        for topic in self.topics:
-            groups.setdefault((topic.asset_class, topic.exchange), []).append(topic)
-        return groups
+        return group_by_exchange(self.topics)
 
     def to_dict(self, with_schemas: bool = False) -> dict[str, Any]:
         return {
@@ -127,6 +124,14 @@ class Topology:
             "subjects": [s.to_dict(with_schemas) for s in self.subjects],
             "exchanges": [e.to_dict() for e in self.exchanges],
         }
+
+
+def group_by_exchange(topics: Iterable[Topic]) -> dict[tuple[str, str], list[Topic]]:
+    """(asset_class, exchange) -> its topics, in the order given."""
+    groups: dict[tuple[str, str], list[Topic]] = {}
+    for topic in topics:
+        groups.setdefault((topic.asset_class, topic.exchange), []).append(topic)
+    return groups
 
 
 def topic_name(asset_class: str, data_type: str, exchange: str) -> str:
