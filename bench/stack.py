@@ -4,12 +4,11 @@ and the stack outputs the Pulumi program would export for them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from k2infra.clients import StackOutputs, load_stack_outputs
+from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo
 from k2infra.local import PlatformState
 from k2infra.model import load_topology
 
@@ -30,13 +29,11 @@ def deploy(platform: PlatformState, extra_topics: dict[str, int]) -> StackOutput
         registry.register_schema(s.subject, Schema(s.schema, "AVRO"))
         registry.set_compatibility(s.subject, s.compatibility)
         latest = registry.get_latest_version(s.subject)
-        subjects.append({"subject": s.subject, "asset_class": s.asset_class, "data_type": s.data_type,
-                         "schema_id": latest.schema_id, "version": latest.version, "partition_key": s.partition_key,
-                         "compatibility": s.compatibility, "topics": list(s.topics)})
-    outputs: dict[str, Any] = {
-        "environment": "bench", "stack": "bench", "bootstrap_servers": platform.bootstrap_servers,
-        "security_protocol": "PLAINTEXT", "sasl_mechanism": None, "schema_registry_url": platform.schema_registry_url,
-        "topics": [{k: v for k, v in t.to_dict().items() if k != "config"} for t in topology.topics],
-        "subjects": subjects, "exchanges": [e.to_dict() for e in topology.exchanges],
-    }
-    return load_stack_outputs(outputs)
+        subjects.append(SubjectInfo.model_validate({**s.to_dict(), "schema_id": latest.schema_id,
+                                                    "version": latest.version}))
+    return StackOutputs(
+        environment="bench", stack="bench", bootstrap_servers=platform.bootstrap_servers,
+        schema_registry_url=platform.schema_registry_url,
+        topics=tuple(TopicInfo.model_validate(t.to_dict()) for t in topology.topics),
+        subjects=tuple(subjects), exchanges=tuple(ExchangeInfo.model_validate(e.to_dict()) for e in topology.exchanges),
+    ).from_source("bench deployment")

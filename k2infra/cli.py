@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from k2infra.model import Topology, TopologyError, load_topology
-from k2infra.model.source import load_yaml
+from k2infra.contracts.settings import SettingsError, StackSettings
+from k2infra.model import Topology, TopologyError, load_topology, read_spec
 
 app = typer.Typer(help="K2 market-data Kafka topology as code.", no_args_is_help=True, add_completion=False)
 local_app = typer.Typer(help="A local Kafka (KRaft) and schema registry for development.", no_args_is_help=True)
@@ -26,20 +26,22 @@ StackOption = Annotated[str | None, typer.Option("--stack", "-s", help="Pulumi s
                                                  "picks its environment settings.")]
 
 
+# Where the CLI looks when a stack's files name no cluster: the local platform's defaults.
+LOCAL_CLUSTER = {"bootstrapServers": "127.0.0.1:9092", "schemaRegistryUrl": "http://127.0.0.1:8081/apis/ccompat/v7"}
+
+
+def stack_settings(stack: str, config: Path) -> StackSettings:
+    """A stack's settings from the config files beside topics.yaml (read as YAML: no Pulumi needed)."""
+    try:
+        return StackSettings.from_files(config.parent, stack, fallback=LOCAL_CLUSTER)
+    except SettingsError as error:
+        err.print(f"k2: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def environment_of(stack: str | None, config: Path) -> str | None:
-    """A stack's k2:environment from Pulumi.<stack>.yaml beside topics.yaml, else the stack name."""
-    if stack is None:
-        return None
-    return _stack_setting(stack, config, "k2:environment") or stack
-
-
-def _stack_setting(stack: str | None, config: Path, key: str) -> str | None:
-    """A value from Pulumi.<stack>.yaml beside topics.yaml (read as YAML: no Pulumi needed)."""
-    stack_file = config.parent / f"Pulumi.{stack}.yaml"
-    if stack is None or not stack_file.exists():
-        return None
-    value = ((load_yaml(stack_file).data or {}).get("config") or {}).get(key)
-    return value if isinstance(value, str) else None
+    """A stack's k2:environment (Pulumi.<stack>.yaml beside topics.yaml), else the stack name."""
+    return stack_settings(stack, config).environment if stack is not None else None
 
 
 def _load(config: Path, environment: str | None) -> Topology:
@@ -116,13 +118,12 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
 
 def _cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None) -> dict:
     """Client settings for the stack's cluster; SASL credentials from K2_KAFKA_USERNAME/PASSWORD."""
-    from k2infra.model.security import security_protocol
     from k2infra.observe import client_config
 
-    servers = bootstrap_servers or _stack_setting(stack, config, "k2:bootstrapServers") or "127.0.0.1:9092"
-    mechanism = _stack_setting(stack, config, "k2:saslMechanism")
-    tls = (_stack_setting(stack, config, "k2:tls") or "false").lower() == "true"
-    return client_config(servers, security_protocol(tls, mechanism), mechanism, os.environ.get("K2_KAFKA_USERNAME"),
+    settings = stack_settings(stack, config) if stack is not None else StackSettings.from_values("", LOCAL_CLUSTER.get)
+    security = settings.security
+    servers = bootstrap_servers or ",".join(settings.bootstrap_servers)
+    return client_config(servers, security.protocol, security.sasl_mechanism, os.environ.get("K2_KAFKA_USERNAME"),
                          os.environ.get("K2_KAFKA_PASSWORD"))
 
 
@@ -185,11 +186,10 @@ def _print_plan(plan: dict[str, list[str]], servers: str) -> None:
 
 def _environments(config: Path) -> list[str | None]:
     try:
-        data = load_yaml(config).data
+        names: list[str | None] = list(read_spec(config).environments)
     except TopologyError as error:
         err.print(str(error), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    names = list((data or {}).get("environments") or {}) if isinstance(data, dict) else []
     return names or [None]
 
 

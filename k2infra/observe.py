@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from k2infra.contracts.naming import is_market_topic
+from k2infra.contracts.settings import librdkafka_mechanism
 from k2infra.model.plan import ObservedTopic
-from k2infra.model.security import librdkafka_mechanism
 
 
 class Unreachable(RuntimeError):
@@ -33,8 +34,8 @@ def _admin(conf: Mapping[str, Any]) -> Any:
     return AdminClient({**conf, "log_level": 0})
 
 
-def observe_topics(conf: Mapping[str, Any], prefix: str = "market.", timeout: float = 15) -> dict[str, ObservedTopic]:
-    """Every topic named `prefix`*, with partitions, replication factor and its own config."""
+def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, ObservedTopic]:
+    """Every market-data topic, with partitions, replication factor and its own config."""
     from confluent_kafka.admin import ConfigResource, ConfigSource
 
     admin = _admin(conf)
@@ -42,7 +43,7 @@ def observe_topics(conf: Mapping[str, Any], prefix: str = "market.", timeout: fl
         metadata = admin.list_topics(timeout=timeout)
     except Exception as err:
         raise Unreachable(f"cannot reach Kafka at {conf['bootstrap.servers']}: {err}") from None
-    names = sorted(n for n in metadata.topics if n.startswith(prefix))
+    names = sorted(n for n in metadata.topics if is_market_topic(n))
     resources = [ConfigResource("topic", n) for n in names]
     configs = admin.describe_configs(resources, request_timeout=timeout) if resources else {}
     observed = {}

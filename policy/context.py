@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.naming import EXCHANGE_TOPICS_TYPE, SCHEMA_SUBJECTS_TYPE
 from k2infra.model import TopologyError
+from policy.declared import DeclaredTopology
 from policy.design import PRODUCTION_ENVIRONMENTS
-from policy.resources import EXCHANGE_TOPICS, SCHEMA_SUBJECTS, stack_of
-from policy.topology import DeclaredTopology
+from policy.resources import stack_of
 
-K2_COMPONENTS = (EXCHANGE_TOPICS, SCHEMA_SUBJECTS)
+K2_COMPONENTS = (EXCHANGE_TOPICS_TYPE, SCHEMA_SUBJECTS_TYPE)
 
 
 class Deployment:

@@ -15,8 +15,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
-from ruamel.yaml import YAML
 
+from k2infra.contracts.settings import StackConfigFiles
 from policy.context import Deployment
 from policy.production import StackViolation, production_stack
 from policy.resources import STACK, violation
@@ -62,26 +62,20 @@ def _resource_secrets(resource: PolicyResource) -> Iterator[StackViolation]:
 
 def config_in_plain_text(project_dir: Path, stack: str) -> Iterator[tuple[Path, str]]:
     """Credential keys with a plain value in the project's or the stack's config file."""
-    project = _yaml(project_dir / "Pulumi.yaml")
-    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
-    for file in (project_dir / "Pulumi.yaml", config_dir / f"Pulumi.{stack}.yaml"):
-        config = _yaml(file).get("config") or {}
-        for key in _plain_credentials(config):
-            yield file, key
+    for entry in StackConfigFiles.read(project_dir, stack).entries:
+        if not entry.secure:
+            for key in _plain_credentials(entry.key, entry.value):
+                yield entry.file, key
 
 
-def _plain_credentials(config: Mapping[str, Any], path: str = "") -> Iterator[str]:
-    for key, value in config.items():
-        here = f"{path}.{key}" if path else str(key)
-        if isinstance(value, Mapping):
-            if "secure" in value:
-                continue  # encrypted by `pulumi config set --secret`
-            if CREDENTIAL.search(str(key)) and any(_filled(value.get(k)) for k in ("value", "default")):
-                yield here  # Pulumi.yaml's form: {value: ...} or {default: ...}
-            else:
-                yield from _plain_credentials(value, here)
-        elif CREDENTIAL.search(str(key)) and _filled(value):
-            yield here
+def _plain_credentials(key: str, value: Any) -> Iterator[str]:
+    """`key` if it names a credential and holds a value; inside structured config, each such key."""
+    if isinstance(value, Mapping):
+        if "secure" not in value:  # an encrypted value inside structured config
+            for child, child_value in value.items():
+                yield from _plain_credentials(f"{key}.{child}", child_value)
+    elif CREDENTIAL.search(key.rsplit(".", 1)[-1]) and _filled(value):
+        yield key
 
 
 def credential_values(resources: Sequence[PolicyResource]) -> set[str]:
@@ -137,11 +131,3 @@ def _known_items(props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 
 def _filled(value: Any) -> bool:
     return value is not None and not isinstance(value, Mapping | list) and str(value) != ""
-
-
-def _yaml(file: Path) -> Mapping[str, Any]:
-    try:
-        data = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
-    except OSError:
-        return {}
-    return data if isinstance(data, Mapping) else {}

@@ -1,12 +1,12 @@
-"""The design's numbers (docs/kafka-topic-architecture.md), in one place for every rule."""
+"""The design's numbers (docs/kafka-topic-architecture.md), in one place for every rule.
+
+Names and compatibility levels are not here: they are k2infra.contracts.naming, shared with the program.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-TOPIC_PREFIX = "market"
-CODE = r"[a-z][a-z0-9_]*"  # the same shape topics.yaml's codes are validated against
 
 REFERENCE_DATA = "reference_data"
 MARKET_EVENTS = ("trades", "quotes")  # streams that expire: they need a retention and a fast codec
@@ -14,10 +14,6 @@ MARKET_EVENTS = ("trades", "quotes")  # streams that expire: they need a retenti
 # lz4 is the design's default, snappy its small-exchange choice; zstd is as fast to decompress.
 # gzip and "producer" (whatever each client sends) cost consumers latency the design cannot afford.
 ALLOWED_COMPRESSION = ("lz4", "snappy", "zstd")
-
-# Compatibility levels under which consumers on the previous schema keep reading: BACKWARD or stricter.
-BACKWARD_OR_STRICTER = ("BACKWARD", "BACKWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
-SUBJECT_SUFFIX = "-value"
 
 PRODUCTION_ENVIRONMENTS = ("prod",)
 PROD_MIN_REPLICATION = 3  # survives one broker down while another restarts

@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from k2infra.contracts.naming import SUBJECT_NAME, SUBJECT_PATTERN, TOPIC_PATTERN, TOPIC_PREFIX
 from policy.context import Deployment
-from policy.resources import SUBJECT_NAME, SchemaSubject, Topic, violation
-
-TOPIC_PATTERN = "market.{asset_class}.{data_type}.{exchange}"
-SUBJECT_PATTERN = "market.{asset_class}.{data_type}-value"
+from policy.resources import SubjectResource, TopicResource, violation
 
 
-def topic_name(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     if topic.asset_class is None:
         yield violation(topic.name, f"the name does not follow {TOPIC_PATTERN} with lower-case codes",
                         "declare the exchange in topics.yaml and let the program name its topics"
@@ -22,7 +20,7 @@ def topic_name(topic: Topic, deployment: Deployment) -> Iterator[str]:
     yield from _unknown_codes(topic.name, deployment, topic.asset_class, topic.data_type, topic.exchange)
 
 
-def subject_name(subject: SchemaSubject, deployment: Deployment) -> Iterator[str]:
+def subject_name(subject: SubjectResource, deployment: Deployment) -> Iterator[str]:
     parts = SUBJECT_NAME.match(subject.subject)
     if parts is None:
         yield violation(subject.subject or "(unnamed subject)",
@@ -60,7 +58,7 @@ def _unknown_codes(resource: str, deployment: Deployment, asset_class: str | Non
 def _hint(name: str) -> str:
     # A name with the right shape but wrong case or separators: show what it would be.
     parts = [re.sub(r"[^a-z0-9_]+", "_", p.lower()).strip("_") for p in re.split(r"[./]", name)]
-    if len(parts) == 4 and parts[0] == "market" and all(parts):
+    if len(parts) == 4 and parts[0] == TOPIC_PREFIX and all(parts):
         return f" (here: {'.'.join(parts)})"
     return ""
 

@@ -22,9 +22,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policy import credentials, naming, partitions, production, subjects, topic_config
+from policy import compatibility, credentials, naming, partitions, production, topic_config
 from policy.context import Deployment
-from policy.resources import TOPIC, SchemaSubject, Topic, is_schema_subject
+from policy.resources import TOPIC, SubjectResource, TopicResource, is_schema_subject
 
 MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 
@@ -70,7 +70,7 @@ RULES: tuple[Rule | StackRule, ...] = (
     Rule("subject-name", "Subjects are named market.{asset_class}.{data_type}-value with codes from "
          "topics.yaml.", MANDATORY, "subject", naming.subject_name),
     Rule("subject-backward-compatible", "Subjects are BACKWARD compatible or stricter.",
-         MANDATORY, "subject", subjects.backward_compatible),
+         MANDATORY, "subject", compatibility.backward_compatible),
     Rule("symbols-per-partition", "At most 100 symbols per partition where topics.yaml states the symbols.",
          ADVISORY, "topic", partitions.symbols_per_partition),
     Rule("partitions-for-message-rate", "Partitions near the design's table for the stated message rate.",
@@ -94,12 +94,12 @@ def _resource_policy(rule: Rule, deployment: Deployment) -> ResourceValidationPo
     return ResourceValidationPolicy(rule.name, rule.description, validate, enforcement_level=rule.level)
 
 
-def _view(kind: str, args: ResourceValidationArgs, deployment: Deployment) -> Topic | SchemaSubject | None:
+def _view(kind: str, args: ResourceValidationArgs, deployment: Deployment) -> TopicResource | SubjectResource | None:
     environment = deployment.environment(args.urn)
     if kind == "topic" and args.resource_type == TOPIC:
-        return Topic.of(args.urn, args.name, args.props, environment)
+        return TopicResource.of(args.urn, args.name, args.props, environment)
     if kind == "subject" and is_schema_subject(args.resource_type, args.props):
-        return SchemaSubject.of(args.urn, args.props, environment)
+        return SubjectResource.of(args.urn, args.props, environment)
     return None
 
 

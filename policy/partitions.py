@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from k2infra.model.spec import ExchangeSpec
+from k2infra.model import ExchangeSpec
 from policy.context import Deployment
 from policy.design import (
     FAR_FACTOR,
@@ -19,10 +19,10 @@ from policy.design import (
     partitions_for_symbols,
     volume_band,
 )
-from policy.resources import Topic, violation
+from policy.resources import TopicResource, violation
 
 
-def guideline_bounds(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def guideline_bounds(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     """Market-event topics: within the table's range. Below it only under an environment's cap
     (environments.<env>.max_partitions keeps a laptop's broker small)."""
     if topic.data_type == REFERENCE_DATA or topic.partitions is None:
@@ -38,7 +38,7 @@ def guideline_bounds(topic: Topic, deployment: Deployment) -> Iterator[str]:
                         "sized by the design's table for the exchange's symbols and message rate")
 
 
-def reference_data_single(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def reference_data_single(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     """One partition keeps every instrument's updates in one ordered, compacted log; more only on
     purpose, which is an exchange override in topics.yaml that states exactly this count."""
     if topic.data_type != REFERENCE_DATA or topic.partitions in (None, 1):
@@ -54,7 +54,7 @@ def reference_data_single(topic: Topic, deployment: Deployment) -> Iterator[str]
                         f"partitions: {topic.partitions}")
 
 
-def symbols_per_partition(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def symbols_per_partition(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     exchange = _volume(topic, deployment)
     if exchange is None or not exchange.symbols or not topic.partitions:
         return
@@ -68,7 +68,7 @@ def symbols_per_partition(topic: Topic, deployment: Deployment) -> Iterator[str]
                         "(partitions can be added, never removed)")
 
 
-def partitions_for_rate(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def partitions_for_rate(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     exchange = _volume(topic, deployment)
     if exchange is None or not exchange.messages_per_second or not topic.partitions:
         return
@@ -87,7 +87,7 @@ def partitions_for_rate(topic: Topic, deployment: Deployment) -> Iterator[str]:
                         f"{low}-{high}")
 
 
-def _volume(topic: Topic, deployment: Deployment) -> ExchangeSpec | None:
+def _volume(topic: TopicResource, deployment: Deployment) -> ExchangeSpec | None:
     if topic.data_type == REFERENCE_DATA or deployment.topology is None:
         return None
     return deployment.topology.exchange(topic.asset_class, topic.exchange)

@@ -12,12 +12,12 @@ from pulumi_policy import PolicyResource
 
 from policy.context import Deployment
 from policy.design import PROD_MIN_INSYNC, PROD_MIN_REPLICATION
-from policy.resources import KAFKA_PROVIDER, KafkaProvider, Topic, as_int, stack_of, violation
+from policy.resources import KAFKA_PROVIDER, KafkaProvider, TopicResource, as_int, stack_of, violation
 
 StackViolation = tuple[str, str | None]  # message, URN of the resource it is about
 
 
-def replication_factor(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def replication_factor(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     if not deployment.is_production(topic.environment) or topic.replication_factor is None:
         return
     if topic.replication_factor < PROD_MIN_REPLICATION:
@@ -27,7 +27,7 @@ def replication_factor(topic: Topic, deployment: Deployment) -> Iterator[str]:
                         "(or more) in topics.yaml")
 
 
-def min_insync_replicas(topic: Topic, deployment: Deployment) -> Iterator[str]:
+def min_insync_replicas(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     if not deployment.is_production(topic.environment):
         return
     value = topic.config.get("min.insync.replicas")

@@ -7,24 +7,17 @@ The engine passes numbers as floats and a provider's inputs as JSON-encoded stri
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policy.design import CODE, SUBJECT_SUFFIX, TOPIC_PREFIX
+from k2infra.contracts.naming import TOPIC_NAME
 
 TOPIC = "kafka:index/topic:Topic"
 KAFKA_PROVIDER = "pulumi:providers:kafka"
 DYNAMIC = "pulumi-python:dynamic:Resource"
-EXCHANGE_TOPICS = "k2:market:ExchangeTopics"
-SCHEMA_SUBJECTS = "k2:market:SchemaSubjects"
 STACK = "pulumi:pulumi:Stack"
 
-TOPIC_NAME = re.compile(
-    rf"^{TOPIC_PREFIX}\.(?P<asset_class>{CODE})\.(?P<data_type>{CODE})\.(?P<exchange>{CODE})$")
-SUBJECT_NAME = re.compile(
-    rf"^{TOPIC_PREFIX}\.(?P<asset_class>{CODE})\.(?P<data_type>{CODE}){SUBJECT_SUFFIX}$")
 
 
 def stack_of(urn: str) -> str:
@@ -49,7 +42,7 @@ def as_bool(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Topic:
+class TopicResource:
     """A kafka topic as declared, with the environment of the stack that declares it."""
 
     urn: str
@@ -63,7 +56,7 @@ class Topic:
     exchange: str | None = None
 
     @classmethod
-    def of(cls, urn: str, resource_name: str, props: Mapping[str, Any], environment: str) -> Topic:
+    def of(cls, urn: str, resource_name: str, props: Mapping[str, Any], environment: str) -> TopicResource:
         name = str(props.get("name") or resource_name)
         parts = TOPIC_NAME.match(name)
         config = props.get("config") or {}
@@ -84,14 +77,14 @@ class Topic:
 
 
 @dataclass(frozen=True)
-class SchemaSubject:
+class SubjectResource:
     urn: str
     subject: str
     compatibility: str
     environment: str
 
     @classmethod
-    def of(cls, urn: str, props: Mapping[str, Any], environment: str) -> SchemaSubject:
+    def of(cls, urn: str, props: Mapping[str, Any], environment: str) -> SubjectResource:
         return cls(urn, str(props.get("subject") or ""), str(props.get("compatibility") or ""), environment)
 
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 from policy.context import Deployment
 from policy.design import ALLOWED_COMPRESSION, MARKET_EVENTS, REFERENCE_DATA
-from policy.resources import Topic, as_int, violation
+from policy.resources import TopicResource, as_int, violation
 
 
-def reference_data_compacted(topic: Topic, _deployment: Deployment) -> Iterator[str]:
+def reference_data_compacted(topic: TopicResource, _deployment: Deployment) -> Iterator[str]:
     if topic.data_type != REFERENCE_DATA:
         return
     policy = topic.config.get("cleanup.policy")
@@ -24,7 +24,7 @@ def reference_data_compacted(topic: Topic, _deployment: Deployment) -> Iterator[
                         f"and in no overrides.{REFERENCE_DATA}.config of an exchange")
 
 
-def market_events_retention(topic: Topic, _deployment: Deployment) -> Iterator[str]:
+def market_events_retention(topic: TopicResource, _deployment: Deployment) -> Iterator[str]:
     if topic.data_type not in MARKET_EVENTS:
         return
     retention = topic.config.get("retention.ms")
@@ -36,7 +36,7 @@ def market_events_retention(topic: Topic, _deployment: Deployment) -> Iterator[s
                         f"or in {topic.exchange_key}.overrides.{topic.data_type}.config for this exchange")
 
 
-def market_events_compression(topic: Topic, _deployment: Deployment) -> Iterator[str]:
+def market_events_compression(topic: TopicResource, _deployment: Deployment) -> Iterator[str]:
     if topic.data_type not in MARKET_EVENTS:
         return
     codec = topic.config.get("compression.type")

@@ -19,7 +19,6 @@ from k2infra.clients.errors import (
     StackOutputsError,
     UnknownNameError,
 )
-from k2infra.clients.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo
 from k2infra.clients.partitioner import murmur2, partition_for
 from k2infra.clients.producer import DeliveryFailure, DeliveryStats, MarketDataProducer
 from k2infra.clients.profiles import (
@@ -34,11 +33,13 @@ from k2infra.clients.profiles import (
     registry_config,
 )
 from k2infra.clients.records import RecordDecoder, RecordEncoder
-from k2infra.clients.schemas import SchemaCatalog
+from k2infra.clients.schema_catalog import SchemaCatalog
 from k2infra.clients.sources import ENV_VAR, LiveStack, Source, load_stack_outputs, load_topology_file
-from k2infra.clients.subjects import SharedSubjectStrategy
+from k2infra.clients.subject_strategy import SharedSubjectStrategy
 from k2infra.clients.subscriptions import SubscriptionBuilder, topics_matching
-from k2infra.clients.topics import DataType, TopicBuilder, TopicRef, parse_topic_name
+from k2infra.clients.topic_builder import DataType, TopicBuilder
+from k2infra.contracts.naming import TopicRef, parse_topic_name
+from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo
 
 
 def get_topic_builder(source: Source = None) -> TopicBuilder:

@@ -17,11 +17,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from k2infra.clients.errors import ConsumeError
-from k2infra.clients.outputs import StackOutputs
 from k2infra.clients.profiles import LOW_LATENCY_CONSUMER, Credentials, kafka_config, registry_config
 from k2infra.clients.records import RecordDecoder
-from k2infra.clients.schemas import SchemaCatalog
-from k2infra.clients.topics import TopicRef, parse_topic_name
+from k2infra.clients.schema_catalog import SchemaCatalog
+from k2infra.contracts.naming import TopicRef, parse_topic_name
+from k2infra.contracts.outputs import StackOutputs
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+# The stack outputs (or topics.yaml) could not be read, or lack what an app needs: raised by the
+# outputs contract itself, which the program shares, so it is a ValueError rather than a ClientError.
+from k2infra.contracts.outputs import StackOutputsError
+
+__all__ = ["ClientError", "ConsumeError", "DeliveryError", "RecordError", "StackOutputsError", "UnknownNameError"]
+
 
 class ClientError(Exception):
-    """Base of every error the K2 app helpers raise."""
-
-
-class StackOutputsError(ClientError, ValueError):
-    """The stack outputs (or topics.yaml) could not be read, or lack what an app needs."""
+    """Base of the errors the K2 app helpers raise about names, records and messages."""
 
 
 class UnknownNameError(ClientError, ValueError):

@@ -17,11 +17,11 @@ from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from k2infra.clients.errors import DeliveryError, RecordError
-from k2infra.clients.outputs import StackOutputs
 from k2infra.clients.profiles import Credentials, ProducerProfile, kafka_config, producer_profile, registry_config
 from k2infra.clients.records import RecordEncoder
-from k2infra.clients.schemas import SchemaCatalog
-from k2infra.clients.topics import DataType, TopicBuilder
+from k2infra.clients.schema_catalog import SchemaCatalog
+from k2infra.clients.topic_builder import DataType, TopicBuilder
+from k2infra.contracts.outputs import StackOutputs
 
 log = logging.getLogger(__name__)
 

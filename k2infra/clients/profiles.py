@@ -14,8 +14,8 @@ from types import MappingProxyType
 from typing import Any
 
 from k2infra.clients.errors import StackOutputsError
-from k2infra.clients.outputs import StackOutputs
-from k2infra.model.security import librdkafka_mechanism
+from k2infra.contracts.outputs import StackOutputs
+from k2infra.contracts.settings import librdkafka_mechanism
 
 # Java's default partitioner for keyed records (murmur2); librdkafka's default (CRC32) places keys
 # elsewhere, so Streams/Flink jobs and Python producers would disagree on a symbol's partition.

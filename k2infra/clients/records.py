@@ -20,7 +20,7 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
 
 from k2infra.clients.errors import ConsumeError, RecordError
-from k2infra.clients.schemas import SchemaCatalog, SubjectSchema
+from k2infra.clients.schema_catalog import SchemaCatalog, SubjectSchema
 
 MAGIC = b"\x00"
 _ABSENT = object()

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from k2infra.clients.errors import StackOutputsError
-from k2infra.clients.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo, parse_outputs
+from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, StackOutputsError, SubjectInfo, TopicInfo
 
 ENV_VAR = "K2_STACK_OUTPUTS"
 TOPOLOGY_FILE = "topics.yaml"
@@ -40,7 +39,7 @@ class LiveStack:
         except Exception as err:  # CLI missing, unknown stack, backend unreachable: all end here
             detail = str(err).split("stderr:", 1)[-1].strip()  # CommandError: "code: 255 stdout: … stderr: …"
             raise StackOutputsError(f"{where}: cannot read its outputs: {detail[:500]}") from err
-        return parse_outputs({key: out.value for key, out in values.items()}, where)
+        return StackOutputs.parse({key: out.value for key, out in values.items()}, where)
 
 
 Source = StackOutputs | LiveStack | Mapping | str | os.PathLike | None
@@ -58,7 +57,7 @@ def load_stack_outputs(source: Source = None, *, environment: str | None = None)
     if isinstance(source, LiveStack):
         return source.load()
     if isinstance(source, Mapping):
-        return parse_outputs(source, "the given stack outputs")
+        return StackOutputs.parse(source, "the given stack outputs")
     if source is None:
         return _default_source(environment)
     if isinstance(source, str) and source.lstrip().startswith("{"):
@@ -97,7 +96,7 @@ def _from_json(text: str, where: str) -> StackOutputs:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise StackOutputsError(f"{where}: not valid JSON (line {err.lineno}: {err.msg})") from None
-    return parse_outputs(data, where)
+    return StackOutputs.parse(data, where)
 
 
 def load_topology_file(path: str | os.PathLike[str], environment: str | None = None) -> StackOutputs:
@@ -109,13 +108,8 @@ def load_topology_file(path: str | os.PathLike[str], environment: str | None = N
     except TopologyError as err:
         raise StackOutputsError(str(err)) from None
     return StackOutputs(
-        source=f"{path} (topology only)",
         environment=topology.environment,
-        topics=tuple(TopicInfo(t.name, t.asset_class, t.data_type, t.exchange, t.partitions, t.replication_factor)
-                     for t in topology.topics),
-        subjects=tuple(SubjectInfo(s.subject, s.asset_class, s.data_type, s.partition_key,
-                                   compatibility=s.compatibility, topics=tuple(s.topics))
-                       for s in topology.subjects),
-        exchanges=tuple(ExchangeInfo(e.code, e.asset_class, e.name, e.country, e.timezone)
-                        for e in topology.exchanges),
-    )
+        topics=tuple(TopicInfo.model_validate(t.to_dict()) for t in topology.topics),
+        subjects=tuple(SubjectInfo.model_validate(s.to_dict()) for s in topology.subjects),
+        exchanges=tuple(ExchangeInfo.model_validate(e.to_dict()) for e in topology.exchanges),
+    ).from_source(f"{path} (topology only)")

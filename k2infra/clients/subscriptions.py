@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from k2infra.clients.outputs import StackOutputs
-from k2infra.clients.topics import CODE, TOPIC_PREFIX, DataType, TopicBuilder
+from k2infra.clients.topic_builder import DataType, TopicBuilder
+from k2infra.contracts.naming import CODE_PATTERN, TOPIC_PREFIX
+from k2infra.contracts.outputs import StackOutputs
 
 
 class SubscriptionBuilder:
@@ -46,11 +47,11 @@ class SubscriptionBuilder:
         silently); the exchange part matches any exchange code. Derived topics such as
         market.equities.trades.asx.enriched are not matched.
         """
-        ac = re.escape(self.topics.check_asset_class(asset_class)) if asset_class else CODE
+        ac = re.escape(self.topics.check_asset_class(asset_class)) if asset_class else CODE_PATTERN
         dts = [re.escape(self.topics.check_data_type(d)) for d in data_types] if data_types is not None else []
-        dt = f"({'|'.join(sorted(dts))})" if dts else CODE
+        dt = f"({'|'.join(sorted(dts))})" if dts else CODE_PATTERN
         # Plain groups only: librdkafka's regex engine (POSIX ERE) has no (?:…).
-        return [rf"^{TOPIC_PREFIX}\.{ac}\.{dt}\.{CODE}$"]
+        return [rf"^{TOPIC_PREFIX}\.{ac}\.{dt}\.{CODE_PATTERN}$"]
 
 
 def topics_matching(subscription: Sequence[str], topics: Iterable[str]) -> list[str]:

@@ -1,8 +1,24 @@
-"""Pulumi ComponentResources that declare the K2 topology's resources from the pure model."""
+"""Everything that imports Pulumi: the stack's config, the safety checks run before any resource is
+declared, the ComponentResources that declare resources from the pure model, and the exports.
 
+The pure layers (k2infra.contracts, k2infra.model, k2infra.observe, k2infra.clients, the CLI) never
+import from here.
+"""
+
+from k2infra.components.docker_platform import DockerPlatform
+from k2infra.components.exchange_topics import ExchangeTopics
+from k2infra.components.exports import export_stack_outputs
 from k2infra.components.guard import check_changes
-from k2infra.components.platform import DockerPlatform, kafka_provider
-from k2infra.components.subjects import SchemaSubjects
-from k2infra.components.topics import ExchangeTopics
+from k2infra.components.kafka_provider import kafka_provider
+from k2infra.components.schema_subjects import SchemaSubjects
+from k2infra.components.stack_config import StackConfig
 
-__all__ = ["DockerPlatform", "ExchangeTopics", "SchemaSubjects", "check_changes", "kafka_provider"]
+__all__ = [
+    "DockerPlatform",
+    "ExchangeTopics",
+    "SchemaSubjects",
+    "StackConfig",
+    "check_changes",
+    "export_stack_outputs",
+    "kafka_provider",
+]

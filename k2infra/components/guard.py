@@ -12,12 +12,12 @@ from typing import Any
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-from k2infra.components.schema_subject import same_schema
+from k2infra.components.stack_config import StackConfig
 from k2infra.model import Topology
+from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
 from k2infra.model.plan import Plan, plan_topics
 from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
-from k2infra.stack import StackSettings
 
 
 def previous_outputs() -> dict[str, Any]:
@@ -36,16 +36,16 @@ def previous_outputs() -> dict[str, Any]:
                               f"manages: {err}. Nothing was changed; check the state backend and rerun.") from None
 
 
-def _plain(value: pulumi.Output[str] | None) -> str | None:
+def _reveal(secret: pulumi.Output[str] | None) -> str | None:
     # Needed in memory to talk to the cluster; never exported or logged.
-    return _sync_await(value.future()) if value is not None else None
+    return _sync_await(secret.future()) if secret is not None else None
 
 
-def check_changes(settings: StackSettings, topology: Topology) -> Plan:
+def check_changes(config: StackConfig, topology: Topology) -> Plan:
     previous = previous_outputs()
     managed = set(previous.get("managed_topics") or [t["name"] for t in previous.get("topics") or []])
-    plan = plan_topics(topology, _observe(settings), managed, allow_removal=settings.allow_topic_deletion)
-    schema_problems = _schema_problems(settings, topology, previous)
+    plan = plan_topics(topology, _observe(config), managed, allow_removal=config.settings.allow_topic_deletion)
+    schema_problems = _schema_problems(config, topology, previous)
     if plan.refused or schema_problems:
         lines = [*plan.refused, *schema_problems]
         raise pulumi.RunError("Refused, nothing was changed:\n" + "\n".join(f"  - {line}" for line in lines))
@@ -56,10 +56,10 @@ def check_changes(settings: StackSettings, topology: Topology) -> Plan:
     return plan
 
 
-def _observe(settings: StackSettings) -> dict:
-    security = settings.security
+def _observe(config: StackConfig) -> dict:
+    settings, security = config.settings, config.settings.security
     conf = client_config(",".join(settings.bootstrap_servers), security.protocol, security.sasl_mechanism,
-                         security.sasl_username, _plain(security.sasl_password), _plain(security.ca_cert))
+                         security.sasl_username, _reveal(config.secrets.sasl_password), _reveal(config.secrets.ca_cert))
     try:
         return observe_topics(conf)
     except Unreachable as err:
@@ -70,8 +70,8 @@ def _observe(settings: StackSettings) -> dict:
             "k2:bootstrapServers, then rerun: the update converges from wherever it stopped.") from None
 
 
-def _schema_problems(settings: StackSettings, topology: Topology, previous: dict[str, Any]) -> list[str]:
-    auth = _plain(settings.registry_basic_auth())
+def _schema_problems(config: StackConfig, topology: Topology, previous: dict[str, Any]) -> list[str]:
+    settings, auth = config.settings, _reveal(config.registry_basic_auth())
     try:
         deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
     except Unreachable as err:

@@ -4,11 +4,13 @@ pulumi-kafka has no subject resource, so this small provider uses confluent-kafk
 SchemaRegistryClient. It works against any Confluent-compatible registry (Confluent, Apicurio's
 /apis/ccompat/v7, Redpanda). Credentials arrive as a secret input, so the state keeps them encrypted,
 and the provider object itself holds none.
+
+Keep this module's path: Pulumi stores the provider in state pickled by reference to it, and reads
+it back from there for refresh and destroy.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -23,9 +25,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-COMPATIBILITY_LEVELS = {
-    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE",
-}
+from k2infra.contracts.naming import COMPATIBILITY_LEVELS
+from k2infra.model.avro_files import same_schema
 
 
 class IncompatibleSchemaError(Exception):
@@ -75,16 +76,6 @@ def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
     return {**props, "schema_id": schema_id, "version": registered.version}
 
 
-def same_schema(a: str | None, b: str | None) -> bool:
-    """Equal as JSON documents: whitespace and formatting are not a schema change."""
-    if a is None or b is None:
-        return a == b
-    try:
-        return bool(json.loads(a) == json.loads(b))
-    except ValueError:
-        return a == b
-
-
 def _has_versions(client: Any, subject: str) -> bool:
     try:
         return bool(client.get_versions(subject))
@@ -108,7 +99,7 @@ class SchemaSubjectProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         if news.get("compatibility") not in COMPATIBILITY_LEVELS:
-            failures.append(CheckFailure("compatibility", f"must be one of {sorted(COMPATIBILITY_LEVELS)}"))
+            failures.append(CheckFailure("compatibility", f"must be one of {list(COMPATIBILITY_LEVELS)}"))
         if not news.get("subject"):
             failures.append(CheckFailure("subject", "must not be empty"))
         return CheckResult(news, failures)

@@ -1,15 +1,25 @@
-"""The K2 topology model: pure Python, no Pulumi. Parse, validate and derive names from topics.yaml."""
+"""The K2 topology model: pure Python, no Pulumi. Parse, validate and derive the topology from topics.yaml.
 
+The public API (what the program, the CLI, the policy pack and the app helpers use):
+`load_topology` for the derived topology, `read_spec` for the file's checked shape, the domain types,
+and `TopologyError`, whose problems each name the file, line and key.
+"""
+
+from k2infra.model.derive import load_topology
+from k2infra.model.entities import Exchange, Subject, Topic, Topology
 from k2infra.model.errors import Problem, TopologyError
-from k2infra.model.topology import Exchange, Subject, Topic, Topology, load_topology, topic_name
+from k2infra.model.parse import read_spec
+from k2infra.model.spec import ExchangeSpec, TopologySpec
 
 __all__ = [
     "Exchange",
+    "ExchangeSpec",
     "Problem",
     "Subject",
     "Topic",
     "Topology",
     "TopologyError",
+    "TopologySpec",
     "load_topology",
-    "topic_name",
+    "read_spec",
 ]

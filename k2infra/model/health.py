@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2infra.model.topology import Topology
+from k2infra.model.entities import Topology
 
 LAG_CRITICAL = 5000  # "Consumer lag > 5000 messages ... page on-call"
 LAG_WARNING = 1000  # "Consumer lag > 1000 messages: early warning"

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from k2infra.model.topology import Topic, Topology, group_by_exchange
+from k2infra.contracts.naming import parse_topic_name
+from k2infra.model.entities import Topic, Topology, group_by_exchange
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,11 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed_
 
 
 def _as_topic(current: ObservedTopic) -> Topic:
-    parts = current.name.split(".")
-    asset_class, data_type, exchange = [*parts, "", "", ""][1:4]
+    try:
+        ref = parse_topic_name(current.name)
+        asset_class, data_type, exchange = ref.asset_class, ref.data_type, ref.exchange
+    except ValueError:  # managed under a name K2 would not derive today: keep it, grouped on its own
+        asset_class, data_type, exchange = "", "", current.name
     return Topic(current.name, asset_class, data_type, exchange, current.partitions,
                  current.replication_factor, dict(current.config))
 

@@ -65,7 +65,7 @@ def load_yaml(file: Path) -> SourceDoc:
         what = " ".join(str(x) for x in (err.context, err.problem) if x)
         raise TopologyError([Problem(file, line, "", f"YAML syntax error: {what}")]) from err
     doc = SourceDoc(file=file, data=None)
-    doc.data = _plain(raw, (), doc.lines)
+    doc.data = _to_plain_data(raw, (), doc.lines)
     return doc
 
 
@@ -77,14 +77,14 @@ def _duplicate_key_name(err: DuplicateKeyError) -> str:
     return problem
 
 
-def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
+def _to_plain_data(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
             child = (*path, key)
             with contextlib.suppress(KeyError, TypeError):
                 lines[child] = node.lc.key(key)[0] + 1
-            out[key] = _plain(value, child, lines)
+            out[key] = _to_plain_data(value, child, lines)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -92,7 +92,7 @@ def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
             child = (*path, index)
             with contextlib.suppress(KeyError, TypeError, IndexError):
                 lines[child] = node.lc.item(index)[0] + 1
-            items.append(_plain(value, child, lines))
+            items.append(_to_plain_data(value, child, lines))
         return items
     if isinstance(node, str):
         return str(node)  # drop ruamel's scalar string subclasses

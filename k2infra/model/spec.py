@@ -1,23 +1,21 @@
 """The shape of topics.yaml, as pydantic models.
 
 These models check types and spelling only; cross-references (a data type named in an override,
-a schema file on disk) are checked in topology.py, where the whole file is in view.
+a schema file on disk) are checked in derive.py and checks.py, where the whole file is in view.
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from k2infra.contracts.naming import SUBJECT_PATTERN, Compatibility
 
 Count = Annotated[StrictInt, Field(ge=1)]
 ConfigValue = StrictStr | StrictInt | StrictBool | float
 TopicConfig = dict[StrictStr, ConfigValue]
-
-Compatibility = Literal[
-    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"
-]
 
 
 class _Spec(BaseModel):
@@ -95,7 +93,7 @@ class EnvironmentSpec(_Spec):
 
 class SchemaRegistrySpec(_Spec):
     compatibility: Compatibility = "BACKWARD"
-    subject_pattern: StrictStr = "market.{asset_class}.{data_type}-value"
+    subject_pattern: StrictStr = SUBJECT_PATTERN
 
 
 class TopologySpec(_Spec):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from k2infra.contracts.outputs import OUTPUTS_VERSION, StackOutputs
 from k2infra.model import load_topology
 from tests.components.conftest import DYNAMIC, LOCAL, run_program
 from tests.conftest import FIXTURES, ROOT, make_project
@@ -63,6 +64,9 @@ def test_outputs_are_plain_json_for_apps(project):
     assert subjects["market.crypto.quotes-value"]["topics"] == ["market.crypto.quotes.binance"]
     assert all(isinstance(s["schema_id"], int) and s["version"] == 1 for s in out["subjects"])
     assert {e["code"] for e in out["exchanges"]} == {"asx", "binance"}
+    # Exactly the contract apps read: every output it defines, nothing else, in its shape.
+    assert out["outputs_version"] == OUTPUTS_VERSION
+    assert StackOutputs.parse(out, "program").to_json_data() == out
 
 
 def test_nyse_and_commodities(tmp_path):

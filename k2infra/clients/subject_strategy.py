@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from k2infra.clients.errors import UnknownNameError
-from k2infra.clients.outputs import StackOutputs, SubjectInfo
-from k2infra.clients.topics import parse_topic_name
+from k2infra.contracts.naming import parse_topic_name
+from k2infra.contracts.outputs import StackOutputs, SubjectInfo
 
 
 class SharedSubjectStrategy:

@@ -1,12 +1,12 @@
-"""Where the topics live: containers for a dev machine with Docker, or a cluster that already runs."""
+"""The dev stack's cluster as containers (k2:cluster: docker): a KRaft Kafka and an Apicurio registry."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_kafka as kafka
 
-from k2infra.stack import DockerSettings, KafkaSecurity
+from k2infra.contracts.naming import DOCKER_PLATFORM_TYPE
+from k2infra.contracts.settings import DockerSettings
 
 KAFKA_INTERNAL_PORT = 19092
 REGISTRY_INTERNAL_PORT = 8080
@@ -16,7 +16,7 @@ class DockerPlatform(pulumi.ComponentResource):
     """A one-node KRaft Kafka and an Apicurio registry (Confluent API) on one Docker network."""
 
     def __init__(self, name: str, settings: DockerSettings, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("k2:platform:DockerPlatform", name, None, opts)
+        super().__init__(DOCKER_PLATFORM_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(f"{name}-net", name=f"{name}-net", opts=child)
         kafka_image = docker.RemoteImage(f"{name}-kafka-image", name=settings.kafka_image, keep_locally=True,
@@ -74,20 +74,3 @@ def kafka_env(host_port: int) -> list[str]:
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE=false",
     ]
-
-
-def kafka_provider(name: str, bootstrap_servers: tuple[str, ...], security: KafkaSecurity,
-                   opts: pulumi.ResourceOptions | None = None) -> kafka.Provider:
-    """The kafka provider for one cluster. TLS is the provider's default: say so explicitly either way."""
-    return kafka.Provider(
-        name,
-        bootstrap_servers=list(bootstrap_servers),
-        tls_enabled=security.tls,
-        skip_tls_verify=False,
-        ca_cert=security.ca_cert,
-        sasl_mechanism=security.sasl_mechanism or "plain",
-        sasl_username=security.sasl_username,
-        sasl_password=security.sasl_password,
-        timeout=120,
-        opts=opts,
-    )

@@ -1,7 +1,7 @@
 """What topics.yaml declares that a resource cannot say about itself: the known codes, the exchanges'
 volumes, the overrides made on purpose and the environments' partition caps.
 
-Read with the program's own parser (k2infra.model), so the pack and the program agree on the file.
+Read with the model's public reader (k2infra.model.read_spec), so the pack and the program agree on the file.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from k2infra.model.source import load_yaml
-from k2infra.model.spec import ExchangeSpec, TopologySpec
-from k2infra.model.topology import parse_spec
+from k2infra.model import ExchangeSpec, TopologySpec, read_spec
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class DeclaredTopology:
     @classmethod
     def load(cls, file: Path) -> DeclaredTopology:
         """Raises k2infra.model.TopologyError naming the file, line and key of any problem."""
-        return cls(file, parse_spec(load_yaml(file)))
+        return cls(file, read_spec(file))
 
     @property
     def asset_classes(self) -> list[str]:

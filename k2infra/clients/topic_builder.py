@@ -1,4 +1,4 @@
-"""Topic names from the topology: market.{asset_class}.{data_type}.{exchange}, and back.
+"""Topic names for apps (the naming rule itself is k2infra.contracts.naming).
 
 Names are only built for what the stack outputs hold, so a typo or an exchange that was never
 deployed fails here, with the known names, instead of as a silent "unknown topic" at the broker.
@@ -6,18 +6,12 @@ deployed fails here, with the known names, instead of as a silent "unknown topic
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from k2infra.clients.errors import UnknownNameError
-from k2infra.clients.outputs import StackOutputs, TopicInfo
-
-TOPIC_PREFIX = "market"
-# Codes are lower-case words without dots (the model enforces it), so a name splits unambiguously.
-CODE = "[a-z][a-z0-9_]*"
-TOPIC_NAME = re.compile(rf"^{TOPIC_PREFIX}\.({CODE})\.({CODE})\.({CODE})$")
+from k2infra.contracts.naming import TopicRef
+from k2infra.contracts.outputs import StackOutputs, TopicInfo
 
 
 class DataType(StrEnum):
@@ -26,26 +20,6 @@ class DataType(StrEnum):
     TRADES = "trades"
     QUOTES = "quotes"
     REFERENCE_DATA = "reference_data"
-
-
-@dataclass(frozen=True)
-class TopicRef:
-    asset_class: str
-    data_type: str
-    exchange: str
-
-    @property
-    def name(self) -> str:
-        return f"{TOPIC_PREFIX}.{self.asset_class}.{self.data_type}.{self.exchange}"
-
-
-def parse_topic_name(name: str) -> TopicRef:
-    """market.equities.trades.asx -> TopicRef('equities', 'trades', 'asx'); ValueError for other names."""
-    match = TOPIC_NAME.match(name)
-    if not match:
-        raise ValueError(f"{name!r} is not a market-data topic name "
-                         "(market.{asset_class}.{data_type}.{exchange})")
-    return TopicRef(*match.groups())
 
 
 class TopicBuilder:

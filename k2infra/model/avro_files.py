@@ -71,6 +71,16 @@ def _load_avro(file: Path, _mtime_ns: int, _size: int) -> AvroSchema:
     return AvroSchema(file=file, text=json.dumps(document, separators=(",", ":")))
 
 
+def same_schema(a: str | None, b: str | None) -> bool:
+    """Equal as JSON documents: whitespace and formatting are not a schema change."""
+    if a is None or b is None:
+        return a == b
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return a == b
+
+
 def field_line(schema: AvroSchema, name: str | None = None) -> int | None:
     """The line of a field's name in the file (or of "fields"), for error messages."""
     text = schema.file.read_text(encoding="utf-8")

@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kafka as kafka
 
+from k2infra.contracts.naming import EXCHANGE_TOPICS_TYPE
+from k2infra.contracts.outputs import TopicInfo
 from k2infra.model import Topic
 
 
@@ -18,7 +20,7 @@ class ExchangeTopics(pulumi.ComponentResource):
                  adopt: Collection[str] = (), protect: bool = False, opts: pulumi.ResourceOptions | None = None):
         # The props make the environment visible to policy packs, which see no stack config.
         props = {"asset_class": asset_class, "exchange": exchange, "environment": environment}
-        super().__init__("k2:market:ExchangeTopics", f"{asset_class}.{exchange}", props, opts)
+        super().__init__(EXCHANGE_TOPICS_TYPE, f"{asset_class}.{exchange}", props, opts)
         self.specs = list(topics)
         self.topics: dict[str, kafka.Topic] = {
             topic.name: kafka.Topic(
@@ -35,16 +37,16 @@ class ExchangeTopics(pulumi.ComponentResource):
         }
         self.register_outputs({**props, "topics": list(self.topics)})
 
-    def outputs(self, only: Collection[str]) -> list[pulumi.Output[dict]]:
-        """Plain descriptions of the topics named in `only`, resolved from the applied resources."""
+    def outputs(self, only: Collection[str]) -> list[pulumi.Output[TopicInfo]]:
+        """The stack-output records of the topics named in `only`, resolved from the applied resources."""
         return [self._output(t) for t in self.specs if t.name in only]
 
-    def _output(self, spec: Topic) -> pulumi.Output[dict]:
+    def _output(self, spec: Topic) -> pulumi.Output[TopicInfo]:
         resource = self.topics[spec.name]
 
-        def describe(values: list[Any]) -> dict[str, Any]:
-            return {"name": values[0], "asset_class": spec.asset_class, "data_type": spec.data_type,
-                    "exchange": spec.exchange, "partitions": values[1],
-                    "replication_factor": spec.replication_factor}
+        def describe(values: list[Any]) -> TopicInfo:
+            return TopicInfo(name=values[0], asset_class=spec.asset_class, data_type=spec.data_type,
+                             exchange=spec.exchange, partitions=values[1],
+                             replication_factor=spec.replication_factor)
 
         return pulumi.Output.all(resource.name, resource.partitions).apply(describe)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from k2infra.contracts.naming import BACKWARD_OR_STRICTER
 from policy.context import Deployment
-from policy.design import BACKWARD_OR_STRICTER
-from policy.resources import SchemaSubject, violation
+from policy.resources import SubjectResource, violation
 
 
-def backward_compatible(subject: SchemaSubject, _deployment: Deployment) -> Iterator[str]:
+def backward_compatible(subject: SubjectResource, _deployment: Deployment) -> Iterator[str]:
     if subject.compatibility not in BACKWARD_OR_STRICTER:
         yield violation(subject.subject, f"compatibility is {subject.compatibility or 'unset'}, which lets a "
                         "schema change break the consumers of the previous version",

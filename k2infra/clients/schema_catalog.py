@@ -16,8 +16,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistry
 from fastavro import parse_schema
 
 from k2infra.clients.errors import StackOutputsError
-from k2infra.clients.outputs import StackOutputs, SubjectInfo
-from k2infra.clients.subjects import SharedSubjectStrategy
+from k2infra.clients.subject_strategy import SharedSubjectStrategy
+from k2infra.contracts.outputs import StackOutputs, SubjectInfo
 
 
 @dataclass(frozen=True)

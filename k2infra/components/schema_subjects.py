@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 
 from k2infra.components.schema_subject import SchemaSubject
+from k2infra.contracts.naming import SCHEMA_SUBJECTS_TYPE
+from k2infra.contracts.outputs import SubjectInfo
 from k2infra.model import Subject
 
 
@@ -15,7 +17,7 @@ class SchemaSubjects(pulumi.ComponentResource):
     def __init__(self, name: str, subjects: Sequence[Subject], *, environment: str,
                  registry_url: pulumi.Input[str], basic_auth: pulumi.Input[str] | None = None,
                  protect: bool = False, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("k2:market:SchemaSubjects", name, {"environment": environment}, opts)
+        super().__init__(SCHEMA_SUBJECTS_TYPE, name, {"environment": environment}, opts)
         self.subjects: dict[str, SchemaSubject] = {
             s.subject: SchemaSubject(
                 s.subject,
@@ -30,14 +32,15 @@ class SchemaSubjects(pulumi.ComponentResource):
         }
         self.register_outputs({"environment": environment, "subjects": list(self.subjects)})
 
-    def outputs(self, specs: Sequence[Subject]) -> list[pulumi.Output[dict]]:
-        """Plain descriptions for apps, with the registry's ids once applied."""
+    def outputs(self, specs: Sequence[Subject]) -> list[pulumi.Output[SubjectInfo]]:
+        """The stack-output record of each subject, with the registry's id and version once applied."""
         return [self._output(s) for s in specs]
 
-    def _output(self, spec: Subject) -> pulumi.Output[dict]:
+    def _output(self, spec: Subject) -> pulumi.Output[SubjectInfo]:
         resource = self.subjects[spec.subject]
 
-        def describe(values: list[Any]) -> dict[str, Any]:
-            return {**spec.to_dict(with_schema=True), "schema_id": values[0], "version": values[1]}
+        def describe(values: list[Any]) -> SubjectInfo:
+            return SubjectInfo.model_validate({**spec.to_dict(with_schema=True), "schema_id": values[0],
+                                               "version": values[1]})
 
         return pulumi.Output.all(resource.schema_id, resource.version).apply(describe)

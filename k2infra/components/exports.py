@@ -1,0 +1,23 @@
+"""The stack outputs, exported in the shape k2infra.contracts.outputs defines (and nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from k2infra.contracts.outputs import StackOutputs, SubjectInfo, TopicInfo, record_json
+
+
+def export_stack_outputs(plain: dict[str, Any], topics: Sequence[pulumi.Output[TopicInfo]],
+                         subjects: Sequence[pulumi.Output[SubjectInfo]]) -> None:
+    """Export every output of the contract. `plain` values are checked now and exported as plain values,
+    so they are recorded even when an update fails (managed_topics is the next run's ownership record);
+    topics and subjects follow once their resources are applied."""
+    checked = StackOutputs.model_validate({**plain, "topics": (), "subjects": ()}).to_json_data()
+    for key, value in checked.items():
+        if key not in ("topics", "subjects"):
+            pulumi.export(key, value)
+    pulumi.export("topics", pulumi.Output.all(*topics).apply(lambda records: [record_json(r) for r in records]))
+    pulumi.export("subjects", pulumi.Output.all(*subjects).apply(lambda records: [record_json(r) for r in records]))

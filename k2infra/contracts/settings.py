@@ -1,0 +1,204 @@
+"""A stack's settings (config namespace `k2`), read one way by the program, the `k2` CLI and the policy pack.
+
+The program feeds it Pulumi's config; the CLI and the policy pack feed it the project's config files
+(Pulumi.yaml, then Pulumi.<stack>.yaml), read as YAML, so neither needs Pulumi. Secret values are
+never read here: the program takes them from Pulumi as secret Outputs, and the file reader only
+reports whether a value is stored encrypted (`secure:`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+NAMESPACE = "k2"
+ClusterMode = Literal["local", "docker", "existing"]
+CLUSTER_MODES: tuple[str, ...] = get_args(ClusterMode)
+# Credentials: only ever set with `pulumi config set --secret`.
+SECRET_KEYS = ("saslPassword", "schemaRegistryPassword", "caCert")
+DEFAULT_TOPICS_FILE = "topics.yaml"
+
+
+class SettingsError(ValueError):
+    """A stack setting is missing or malformed; the message names the key and how to set it."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    tls: bool = False
+    sasl_mechanism: str | None = None  # plain, scram-sha256, scram-sha512 (the kafka provider's spelling)
+    sasl_username: str | None = None
+
+    @property
+    def protocol(self) -> str:
+        """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+        return security_protocol(self.tls, self.sasl_mechanism)
+
+
+# Stack config spells mechanisms as the kafka provider does; librdkafka wants Kafka's names.
+SASL_MECHANISMS = {"plain": "PLAIN", "scram-sha256": "SCRAM-SHA-256", "scram-sha512": "SCRAM-SHA-512"}
+
+
+def security_protocol(tls: bool, sasl_mechanism: str | None) -> str:
+    return ("SASL_" if sasl_mechanism else "") + ("SSL" if tls else "PLAINTEXT")
+
+
+def librdkafka_mechanism(sasl_mechanism: str) -> str:
+    return SASL_MECHANISMS.get(sasl_mechanism.lower(), sasl_mechanism.upper())
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    kafka_image: str = "apache/kafka:4.1.1"
+    registry_image: str = "apicurio/apicurio-registry:3.3.3"
+    kafka_port: int = 9092
+    registry_port: int = 8081
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stack: str
+    environment: str
+    topics_file: str
+    cluster: ClusterMode
+    bootstrap_servers: tuple[str, ...]
+    schema_registry_url: str
+    security: KafkaSecurity
+    registry_username: str | None
+    docker: DockerSettings
+    # Dev convenience: topics that leave topics.yaml are deleted instead of retained.
+    allow_topic_deletion: bool = False
+
+    @classmethod
+    def from_values(cls, stack: str, get: Callable[[str], Any]) -> StackSettings:
+        """Settings from `get(key)` (key without the k2: namespace; None when unset)."""
+        values = _Values(stack, get)
+        cluster = values.text("cluster") or "local"
+        if cluster not in CLUSTER_MODES:
+            raise SettingsError(f"k2:cluster is {cluster!r}; use one of {', '.join(CLUSTER_MODES)}")
+        docker = DockerSettings(
+            kafka_image=values.text("dockerKafkaImage") or DockerSettings.kafka_image,
+            registry_image=values.text("dockerRegistryImage") or DockerSettings.registry_image,
+            kafka_port=values.number("dockerKafkaPort") or DockerSettings.kafka_port,
+            registry_port=values.number("dockerRegistryPort") or DockerSettings.registry_port,
+        )
+        if cluster == "docker":
+            servers: tuple[str, ...] = (f"127.0.0.1:{docker.kafka_port}",)
+            registry_url = f"http://127.0.0.1:{docker.registry_port}/apis/ccompat/v7"
+        else:
+            servers = tuple(s.strip() for s in values.required("bootstrapServers").split(",") if s.strip())
+            registry_url = values.required("schemaRegistryUrl")
+        return cls(
+            stack=stack,
+            environment=values.text("environment") or stack,
+            topics_file=values.text("topicsFile") or DEFAULT_TOPICS_FILE,
+            cluster=cluster,  # type: ignore[arg-type]
+            bootstrap_servers=servers,
+            schema_registry_url=registry_url,
+            security=KafkaSecurity(tls=values.flag("tls"), sasl_mechanism=values.text("saslMechanism"),
+                                   sasl_username=values.text("saslUsername")),
+            registry_username=values.text("schemaRegistryUsername"),
+            docker=docker,
+            allow_topic_deletion=values.flag("allowTopicDeletion"),
+        )
+
+    @classmethod
+    def from_files(cls, project_dir: Path, stack: str, fallback: Mapping[str, str] | None = None) -> StackSettings:
+        """Settings from the project's config files; `fallback` fills keys the files leave unset."""
+        files = StackConfigFiles.read(project_dir, stack)
+        return cls.from_values(stack, lambda key: files.value(key, (fallback or {}).get(key)))
+
+
+class _Values:
+    def __init__(self, stack: str, get: Callable[[str], Any]):
+        self.stack, self.get = stack, get
+
+    def text(self, key: str) -> str | None:
+        value = self.get(key)
+        return None if value is None or value == "" else str(value)
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise SettingsError(f"{NAMESPACE}:{key} is not set for stack {self.stack}: "
+                                f"pulumi config set {NAMESPACE}:{key} <value> --stack {self.stack}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        if str(value).strip().lower() in ("true", "false"):
+            return str(value).strip().lower() == "true"
+        raise SettingsError(f"{NAMESPACE}:{key} is {value!r} for stack {self.stack}; use true or false")
+
+    def number(self, key: str) -> int | None:
+        value = self.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{NAMESPACE}:{key} is {value!r} for stack {self.stack}; use a whole number") \
+                from None
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """One config key as a file writes it: its value, or only the fact that it is encrypted."""
+
+    file: Path
+    key: str  # with its namespace, e.g. k2:saslPassword
+    value: Any  # None when secure
+    secure: bool
+
+
+@dataclass(frozen=True)
+class StackConfigFiles:
+    """The config a stack gets from its files: Pulumi.yaml's `config`, then Pulumi.<stack>.yaml's."""
+
+    entries: tuple[ConfigEntry, ...]
+
+    @classmethod
+    def read(cls, project_dir: Path, stack: str) -> StackConfigFiles:
+        project_file = project_dir / "Pulumi.yaml"
+        project = _yaml(project_file)
+        stack_dir = project_dir / str(project.get("stackConfigDir") or ".")
+        entries = [*_entries(project_file, project, project_style=True),
+                   *_entries(stack_dir / f"Pulumi.{stack}.yaml", _yaml(stack_dir / f"Pulumi.{stack}.yaml"))]
+        return cls(tuple(entries))
+
+    def value(self, key: str, default: Any = None) -> Any:
+        """The plain value of k2:`key` (the stack file wins); None for an encrypted one."""
+        full = key if ":" in key else f"{NAMESPACE}:{key}"
+        found = [e for e in self.entries if e.key == full]
+        return found[-1].value if found else default
+
+
+def _entries(file: Path, document: Mapping[str, Any], project_style: bool = False) -> Iterator[ConfigEntry]:
+    config = document.get("config") or {}
+    if not isinstance(config, Mapping):
+        return
+    for key, value in config.items():
+        if isinstance(value, Mapping) and "secure" in value:
+            yield ConfigEntry(file, str(key), None, True)
+        elif project_style and isinstance(value, Mapping) and ({"value", "default"} & set(value)):
+            # Pulumi.yaml's form: {value: ...} or {default: ...}, optionally with a type.
+            yield ConfigEntry(file, str(key), value.get("value", value.get("default")), False)
+        else:
+            yield ConfigEntry(file, str(key), value, False)
+
+
+def _yaml(file: Path) -> Mapping[str, Any]:
+    try:
+        data = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    except YAMLError as err:
+        raise SettingsError(f"{file}: not valid YAML: {err}") from None
+    return data if isinstance(data, Mapping) else {}

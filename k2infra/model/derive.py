@@ -1,0 +1,175 @@
+"""From a checked TopologySpec to the K2 topology: topic names, partitions, configs and subjects.
+
+Pure Python, no Pulumi: the components, the policies, the `k2` CLI and the app helpers all derive the
+same topology from the same file through `load_topology`. Every problem is collected, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from k2infra.contracts.naming import subject_name, topic_name
+from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
+from k2infra.model.entities import Exchange, Subject, Topic, Topology
+from k2infra.model.errors import Problem, TopologyError
+from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
+from k2infra.model.parse import parse_spec
+from k2infra.model.source import KeyPath, SourceDoc, load_yaml
+from k2infra.model.spec import EnvironmentSpec, TopologySpec
+
+
+def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None) -> Topology:
+    """Parse and check topics.yaml and its schemas; raise TopologyError listing every problem."""
+    path = Path(path)
+    doc = load_yaml(path)
+    spec = parse_spec(doc)
+    return derive(spec, doc, environment, schemas_dir or path.parent / "schemas")
+
+
+@dataclass
+class _Derivation:
+    """One pass over a parsed spec; collects problems instead of stopping at the first."""
+
+    spec: TopologySpec
+    doc: SourceDoc
+    env_name: str
+    env: EnvironmentSpec
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def replication(self) -> int:
+        return self.env.replication_factor or self.spec.defaults.replication_factor
+
+    @property
+    def min_isr(self) -> int:
+        return self.env.min_insync_replicas or self.spec.defaults.min_insync_replicas
+
+    def topics(self) -> tuple[list[Topic], list[Exchange]]:
+        base = {dt: _configs(self.doc, ("data_types", dt, "config"), dts.config, self.problems)
+                for dt, dts in self.spec.data_types.items()}
+        topics: list[Topic] = []
+        exchanges: list[Exchange] = []
+        for ac, acs in self.spec.asset_classes.items():
+            if not acs.exchanges:
+                self.problem(("asset_classes", ac, "exchanges"), "an asset class needs at least one exchange")
+            for ex, exs in acs.exchanges.items():
+                exchanges.append(Exchange(ex, ac, exs.name, exs.country, exs.timezone, exs.symbols,
+                                          exs.messages_per_second))
+                self._check_overrides(ac, ex, exs.overrides)
+                topics += [self._topic(ac, ex, exs, dt, base[dt]) for dt in self.spec.data_types]
+        return topics, exchanges
+
+    def _topic(self, ac: str, ex: str, exs: Any, dt: str, base_config: dict[str, str]) -> Topic:
+        dts = self.spec.data_types[dt]
+        override = exs.overrides.get(dt)
+        partitions = (override and override.partitions) or dts.partitions or exs.partitions
+        if self.env.max_partitions:
+            partitions = min(partitions, self.env.max_partitions)
+        config = dict(base_config)
+        if override:
+            path = ("asset_classes", ac, "exchanges", ex, "overrides", dt, "config")
+            config.update(_configs(self.doc, path, override.config, self.problems))
+        config["min.insync.replicas"] = str(self.min_isr)
+        return Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, self.replication, config)
+
+    def _check_overrides(self, ac: str, ex: str, overrides: Mapping[str, Any]) -> None:
+        for dt in overrides:
+            if dt not in self.spec.data_types:
+                self.problem(("asset_classes", ac, "exchanges", ex, "overrides", dt),
+                             f"unknown data type{suggest(dt, self.spec.data_types)}; "
+                             f"known: {', '.join(self.spec.data_types)}")
+
+    def check_environment(self, topics: list[Topic]) -> None:
+        if self.min_isr > self.replication:
+            self.problem(("environments", self.env_name), f"min_insync_replicas {self.min_isr} is above "
+                         f"replication_factor {self.replication}: producers with acks=all could never write")
+        declared = {t.name for t in topics}
+        for index, name in enumerate(self.env.decommission):
+            if name in declared:
+                self.problem(("environments", self.env_name, "decommission", index),
+                             f"{name} is still declared in asset_classes; remove it there before listing it "
+                             "for decommissioning")
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+
+def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_dir: Path) -> Topology:
+    problems: list[Problem] = []
+    env_name, env = _environment(spec, doc, environment, problems)
+    run = _Derivation(spec, doc, env_name, env, problems)
+    check_codes(spec, doc, problems)
+    check_subject_pattern(spec, doc, problems)
+    topics, exchanges = run.topics()
+    run.check_environment(topics)
+    subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
+    if problems:
+        raise TopologyError(problems)
+    return Topology(
+        environment=env_name,
+        source=doc.file,
+        topics=tuple(sorted(topics, key=lambda t: t.name)),
+        subjects=tuple(sorted(subjects, key=lambda s: s.subject)),
+        exchanges=tuple(exchanges),
+        protected=env.protected,
+        decommission=tuple(env.decommission),
+    )
+
+
+def _environment(spec: TopologySpec, doc: SourceDoc, name: str | None,
+                 problems: list[Problem]) -> tuple[str, EnvironmentSpec]:
+    if name is None:
+        return "default", EnvironmentSpec()
+    if name in spec.environments:
+        return name, spec.environments[name]
+    if spec.environments:
+        known = ", ".join(spec.environments)
+        problems.append(doc.problem(("environments",), f"no environment {name!r}{suggest(name, spec.environments)}; "
+                                    f"known: {known}"))
+    return name, EnvironmentSpec()
+
+
+def _configs(doc: SourceDoc, path: KeyPath, raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            out[key] = normalise_config(key, value)
+        except ConfigValueError as err:
+            problems.append(doc.problem((*path, key), str(err)))
+    return out
+
+
+def _subjects(spec: TopologySpec, doc: SourceDoc, schemas_dir: Path, topics: list[Topic],
+              problems: list[Problem]) -> Iterator[Subject]:
+    for ac, acs in spec.asset_classes.items():
+        for dt in acs.schemas:
+            if dt not in spec.data_types:
+                problems.append(doc.problem(("asset_classes", ac, "schemas", dt),
+                                            f"unknown data type{suggest(dt, spec.data_types)}"))
+        for dt, dts in spec.data_types.items():
+            own = dt in acs.schemas
+            file_name = acs.schemas.get(dt, f"{dts.schema_name}.avsc")
+            key_path = ("asset_classes", ac, "schemas", dt) if own else ("data_types", dt, "schema_name")
+            schema = read_schema(doc, schemas_dir / file_name, key_path, problems)
+            if schema is None:
+                continue
+            check_partition_key(doc, schema, dts.partition_key, ("data_types", dt, "partition_key"), problems)
+            try:
+                subject = subject_name(ac, dt, spec.schema_registry.subject_pattern)
+            except (KeyError, IndexError, ValueError):
+                continue  # reported by check_subject_pattern
+            yield Subject(
+                subject=subject,
+                asset_class=ac,
+                data_type=dt,
+                schema_file=relative(schema.file, doc.file.parent),
+                schema=schema.text,
+                compatibility=spec.schema_registry.compatibility,
+                partition_key=dts.partition_key,
+                topics=tuple(sorted(t.name for t in topics if t.asset_class == ac and t.data_type == dt)),
+            )
+
+

@@ -1,0 +1,84 @@
+"""Stack settings: one reader for the program (Pulumi config), the CLI and the policy pack (config files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from k2infra.contracts.settings import SettingsError, StackConfigFiles, StackSettings
+from tests.conftest import ROOT
+
+
+def test_the_shipped_prod_stack_file():
+    settings = StackSettings.from_files(ROOT, "prod")
+    assert settings.environment == "prod" and settings.cluster == "existing"
+    assert settings.bootstrap_servers[0] == "kafka-1.prod.k2.internal:9093" and len(settings.bootstrap_servers) == 3
+    assert settings.security.tls and settings.security.sasl_mechanism == "scram-sha512"
+    assert settings.security.protocol == "SASL_SSL"
+    assert settings.topics_file == "topics.yaml"  # from Pulumi.yaml's project config
+
+
+def test_the_shipped_dev_stack_file():
+    settings = StackSettings.from_files(ROOT, "dev")
+    assert (settings.cluster, settings.bootstrap_servers, settings.security.protocol) == \
+        ("local", ("127.0.0.1:9092",), "PLAINTEXT")
+
+
+def write(project: Path, stack: str, config: str, project_config: str = "") -> Path:
+    project.mkdir(exist_ok=True)
+    (project / "Pulumi.yaml").write_text(f"name: k2\nruntime: python\n{project_config}")
+    (project / f"Pulumi.{stack}.yaml").write_text(config)
+    return project
+
+
+def test_values_from_pulumi_config_and_from_files_agree(tmp_path):
+    config = {"environment": "prod", "cluster": "existing", "bootstrapServers": "a:1, b:2", "tls": "true",
+              "schemaRegistryUrl": "https://r", "saslMechanism": "plain", "saslUsername": "u"}
+    lines = "".join(f"  k2:{k}: {v!r}\n" for k, v in config.items())
+    from_files = StackSettings.from_files(write(tmp_path / "p", "staging", f"config:\n{lines}"), "staging")
+    assert from_files == StackSettings.from_values("staging", config.get)
+    assert from_files.bootstrap_servers == ("a:1", "b:2") and from_files.security.protocol == "SASL_SSL"
+
+
+def test_docker_mode_derives_its_endpoints(tmp_path):
+    settings = StackSettings.from_values("dev", {"cluster": "docker", "dockerKafkaPort": "29092"}.get)
+    assert settings.bootstrap_servers == ("127.0.0.1:29092",)
+    assert settings.schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"cluster": "k8s"}, "k2:cluster is 'k8s'; use one of local, docker, existing"),
+    ({"schemaRegistryUrl": "u"}, "k2:bootstrapServers is not set for stack s: pulumi config set k2:bootstrapServers"),
+    ({"bootstrapServers": "h:1", "schemaRegistryUrl": "u", "tls": "yes"}, "k2:tls is 'yes' for stack s; use true"),
+    ({"cluster": "docker", "dockerKafkaPort": "x"}, "k2:dockerKafkaPort is 'x' for stack s; use a whole number"),
+])
+def test_bad_settings_name_the_key(values, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        StackSettings.from_values("s", values.get)
+
+
+def test_the_file_reader_knows_encrypted_values_without_reading_them(tmp_path):
+    project = write(tmp_path / "p", "prod",
+                    "config:\n  k2:saslPassword:\n    secure: v1:abc\n  k2:saslUsername: k2\n",
+                    "config:\n  k2:topicsFile:\n    value: other.yaml\n")
+    files = StackConfigFiles.read(project, "prod")
+    by_key = {e.key: e for e in files.entries}
+    assert by_key["k2:saslPassword"].secure and by_key["k2:saslPassword"].value is None
+    assert files.value("topicsFile") == "other.yaml" and files.value("saslUsername") == "k2"
+    assert files.value("saslPassword") is None
+
+
+def test_the_stack_file_wins_over_the_project_file_and_stack_config_dir_is_followed(tmp_path):
+    project = tmp_path / "p"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: k2\nstackConfigDir: stacks\nconfig:\n  k2:topicsFile:\n"
+                                         "    value: a.yaml\n")
+    (project / "stacks" / "Pulumi.dev.yaml").write_text("config:\n  k2:topicsFile: b.yaml\n")
+    assert StackConfigFiles.read(project, "dev").value("topicsFile") == "b.yaml"
+
+
+def test_a_broken_stack_file_is_named(tmp_path):
+    project = write(tmp_path / "p", "dev", "config: [unclosed\n")
+    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: not valid YAML"):
+        StackSettings.from_files(project, "dev")
