@@ -22,8 +22,6 @@ import pytest
 from k2infra.local import LocalPlatform, PlatformState
 from tests.conftest import make_project
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformState]:

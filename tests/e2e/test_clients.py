@@ -47,8 +47,6 @@ from tests.clients.samples import SAMPLES
 from tests.conftest import ROOT, make_project
 from tests.e2e.conftest import PulumiStack, stack_config, topics_on_cluster
 
-pytestmark = pytest.mark.e2e
-
 SYMBOLS = {"asx": ["BHP", "CBA", "CSL", "NAB", "WBC"], "binance": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]}
 ASSET_CLASS = {"asx": "equities", "binance": "crypto"}
 PER_SYMBOL = 25  # records per symbol and data type, sequence numbers 1..25

@@ -6,15 +6,12 @@ import json
 import time
 import uuid
 
-import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
 from tests.conftest import ROOT
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topic_configs, topics_on_cluster
-
-pytestmark = pytest.mark.e2e
 
 SHIPPED = (ROOT / "topics.yaml").read_text()
 BINANCE_TRADES = "market.crypto.trades.binance"
@@ -142,13 +139,16 @@ def test_drift_shows_on_refresh_and_up_puts_it_back(new_stack, admin):
     stack.run("preview", "--expect-no-changes")
 
 
-def test_unreachable_broker_is_named_and_a_rerun_converges(new_stack, platform, tmp_path):
+def test_unreachable_broker_is_named_and_a_rerun_converges(new_stack, platform, registry, tmp_path):
     broker_port, controller_port = free_ports(2)
     kafka = KafkaCluster.with_ports(tmp_path / "flaky-kafka", [broker_port], [controller_port])
     stack: PulumiStack = new_stack("flaky")
     stack.run("config", "set", "k2:bootstrapServers", kafka.bootstrap_servers)
+    registered_before = registered_versions(registry)
     output = failed(stack.up(check=False))
     assert f"cannot reach Kafka at 127.0.0.1:{broker_port}" in output and "Nothing was changed" in output
+    # Nothing means nothing: the registry, which was reachable, got no subject or version either.
+    assert registered_versions(registry) == registered_before
     kafka.start()
     try:
         stack.up()
@@ -160,7 +160,10 @@ def test_unreachable_broker_is_named_and_a_rerun_converges(new_stack, platform, 
         stack.run("destroy", "--yes")
     finally:
         kafka.stop()
-    assert subjects_in_registry  # the shared registry is untouched by the broker's outage
+
+
+def registered_versions(registry) -> dict[str, list[int]]:
+    return {s: registry.get_versions(s) for s in subjects_in_registry(registry)}
 
 
 def test_a_bad_topics_yaml_fails_the_preview_naming_file_line_and_key(new_stack, admin):

@@ -8,10 +8,7 @@ import sys
 import threading
 import time
 
-import pytest
 from confluent_kafka import Consumer, Producer
-
-pytestmark = pytest.mark.e2e
 
 
 def produce(bootstrap: str, topic: str, count: int, key=lambda i: f"S{i % 50}") -> None:
@@ -42,22 +39,29 @@ def test_monitor_reports_rates_lag_and_a_hot_partition(new_stack, platform):
     consume_and_commit(servers, quotes, "iceberg-writer", 2000)
     produce(servers, quotes, 6000)  # the group is now 6000 behind
 
-    def hot_symbol_feed() -> None:  # ~4 s of ASX trades, all for one symbol
+    stop, flowing = threading.Event(), threading.Event()
+
+    def hot_symbol_feed() -> None:  # ASX trades, all for one symbol, for as long as the monitor samples
         producer = Producer({"bootstrap.servers": servers})
-        for _ in range(40):
+        while not stop.is_set():
             for _ in range(50):
                 producer.produce(trades, key="BHP", value=b"x")
-            producer.poll(0)
-            time.sleep(0.1)
+            producer.flush(30)
+            flowing.set()
+            stop.wait(0.02)  # pacing only: the feed runs until the monitor is done, however slow the machine
         producer.flush(30)
 
     feed = threading.Thread(target=hot_symbol_feed)
     feed.start()
-    time.sleep(0.5)
-    command = ["monitor", "--config", str(stack.project / "topics.yaml"), "--bootstrap-servers", servers,
-               "--group", "iceberg-writer", "--interval", "2", "--json"]
-    done = subprocess.run([sys.executable, "-m", "k2infra.cli", *command], capture_output=True, text=True, timeout=120)
-    feed.join()
+    try:
+        assert flowing.wait(60), "the hot-symbol feed never delivered"
+        command = ["monitor", "--config", str(stack.project / "topics.yaml"), "--bootstrap-servers", servers,
+                   "--group", "iceberg-writer", "--interval", "2", "--json"]
+        done = subprocess.run([sys.executable, "-m", "k2infra.cli", *command], capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        stop.set()
+        feed.join()
     assert done.returncode == 2, done.stderr  # degraded somewhere
     report = {e["exchange"]: e for e in json.loads(done.stdout)}
     topics = {t["topic"]: t for e in report.values() for t in e["topics"]}

@@ -6,11 +6,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT
-
-pytestmark = pytest.mark.e2e
 
 SHIPPED = (ROOT / "topics.yaml").read_text()
 

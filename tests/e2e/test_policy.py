@@ -4,11 +4,7 @@ resource and its fix. Previews only: nothing is created, so each test takes a fe
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import ROOT
-
-pytestmark = pytest.mark.e2e
 
 POLICY_PACK = str(ROOT / "policy")
 SHIPPED = (ROOT / "topics.yaml").read_text()

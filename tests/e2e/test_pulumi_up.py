@@ -6,13 +6,9 @@ registry's Confluent API; never through Pulumi's own view of them.
 
 from __future__ import annotations
 
-import pytest
-
 from k2infra.model import load_topology
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e.conftest import subjects_in_registry, topic_configs, topics_on_cluster
-
-pytestmark = pytest.mark.e2e
 
 DESIGN_TOPICS = {
     "market.equities.trades.asx": 30,

@@ -3,14 +3,11 @@ work against a broker that checks them, and never appear in state, outputs or lo
 
 from __future__ import annotations
 
-import pytest
 from confluent_kafka.admin import AdminClient
 
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
 from tests.e2e.conftest import topics_on_cluster
-
-pytestmark = pytest.mark.e2e
 
 KAFKA_PASSWORD = "kafka-pw-7f3a91"
 REGISTRY_PASSWORD = "registry-pw-c0ffee"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from confluent_kafka.admin import AdminClient
 
 from k2infra.local import LocalPlatform
 from tests.e2e.conftest import topic_configs, topics_on_cluster
-
-pytestmark = pytest.mark.e2e
 
 
 def test_prod_settings_apply_on_three_nodes(tmp_path, new_stack, platform):

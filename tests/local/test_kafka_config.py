@@ -1,0 +1,203 @@
+"""What of k2infra.local.kafka and .registry works without starting Java: the broker configs for one and
+three nodes, the SASL listener, and the errors when the jars or the registry are missing."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from k2infra.local.kafka import KafkaCluster
+from k2infra.local.processes import PlatformError, alive, free_ports
+from k2infra.local.registry import SchemaRegistry
+from tests.local.conftest import Children, write_fake_java
+
+
+def parse(properties: str) -> dict[str, str]:
+    assert properties.endswith("\n")
+    pairs = [line.split("=", 1) for line in properties.splitlines()]
+    assert all(len(pair) == 2 for pair in pairs), properties
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), "a key is repeated"
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+def test_one_node_is_broker_and_controller_with_replication_one(tmp_path: Path):
+    cluster = KafkaCluster.with_ports(tmp_path, [19092], [19192])
+    assert [(n.node_id, n.broker_port, n.controller_port, n.sasl_port) for n in cluster.nodes] == [
+        (1, 19092, 19192, None)]
+    assert cluster.bootstrap_servers == "127.0.0.1:19092"
+    assert cluster.sasl_bootstrap_servers == ""
+    props = parse(cluster._properties(cluster.nodes[0]))
+    assert props == {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "listeners": "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19192",
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:19092",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.quorum.voters": "1@127.0.0.1:19192",
+        "log.dirs": str(tmp_path / "node-1" / "data"),
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "log.segment.bytes": str(16 * 1024 * 1024),
+        "log.index.size.max.bytes": str(1024 * 1024),
+    }
+
+
+def test_three_nodes_share_the_voters_and_replicate_internal_topics_three_ways(tmp_path: Path):
+    cluster = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194])
+    assert cluster.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    configs = [parse(cluster._properties(node)) for node in cluster.nodes]
+    assert [c["node.id"] for c in configs] == ["1", "2", "3"]
+    for i, props in enumerate(configs):
+        assert props["listeners"] == f"PLAINTEXT://127.0.0.1:{19092 + i},CONTROLLER://127.0.0.1:{19192 + i}"
+        assert props["advertised.listeners"] == f"PLAINTEXT://127.0.0.1:{19092 + i}"
+        assert props["controller.quorum.voters"] == "1@127.0.0.1:19192,2@127.0.0.1:19193,3@127.0.0.1:19194"
+        assert props["log.dirs"] == str(tmp_path / f"node-{i + 1}" / "data")
+        assert props["offsets.topic.replication.factor"] == "3"
+        assert props["transaction.state.log.replication.factor"] == "3"
+        assert props["default.replication.factor"] == "3"
+        assert props["transaction.state.log.min.isr"] == "2"
+        assert props["min.insync.replicas"] == "1"  # the cluster default; prod topics set their own
+        assert "sasl.enabled.mechanisms" not in props
+
+
+def test_sasl_listener_lines(tmp_path: Path):
+    cluster = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194],
+                                      sasl_ports=[19292, 19293, 19294],
+                                      sasl_users={"alice": "alice-secret", "k2-app": "p@ss word"})
+    assert cluster.sasl_bootstrap_servers == "127.0.0.1:19292,127.0.0.1:19293,127.0.0.1:19294"
+    props = parse(cluster._properties(cluster.nodes[1]))
+    assert props["listeners"] == ("PLAINTEXT://127.0.0.1:19093,CONTROLLER://127.0.0.1:19193,"
+                                  "SASL://127.0.0.1:19293")
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19093,SASL://127.0.0.1:19293"
+    assert props["sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["listener.name.sasl.plain.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.plain.PlainLoginModule required '
+        'user_alice="alice-secret" user_k2-app="p@ss word";')
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"  # brokers and controllers stay on PLAINTEXT
+    assert props["controller.listener.names"] == "CONTROLLER"
+
+
+def test_no_sasl_listener_without_users(tmp_path: Path):
+    cluster = KafkaCluster.with_ports(tmp_path, [19092], [19192], sasl_ports=[19292])
+    props = parse(cluster._properties(cluster.nodes[0]))
+    assert "SASL://" not in props["listeners"]
+    assert "sasl.enabled.mechanisms" not in props
+    assert "listener.name.sasl.plain.sasl.jaas.config" not in props
+
+
+def test_with_ports_refuses_lists_of_different_lengths(tmp_path: Path):
+    with pytest.raises(ValueError):
+        KafkaCluster.with_ports(tmp_path, [19092, 19093], [19192])
+    with pytest.raises(ValueError):
+        KafkaCluster.with_ports(tmp_path, [19092], [19192], sasl_ports=[19292, 19293])
+
+
+def test_the_jars_come_from_k2_kafka_lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    monkeypatch.setenv("K2_KAFKA_LIB", str(lib))
+    cluster = KafkaCluster.with_ports(tmp_path / "kafka", [19092], [19192])
+    assert cluster.lib == lib
+    assert cluster._classpath() == f"{lib}/*"
+
+
+@pytest.mark.parametrize("kind", ["missing", "a-file"])
+def test_missing_jars_are_a_platform_error(tmp_path: Path, kind: str):
+    lib = tmp_path / "lib"
+    if kind == "a-file":
+        lib.write_text("not a directory")
+    cluster = KafkaCluster(base_dir=tmp_path / "kafka", nodes=[], lib=lib)
+    expected = rf"^Kafka jars not found at {re.escape(str(lib))}: run scripts/bootstrap first$"
+    with pytest.raises(PlatformError, match=expected):
+        cluster._classpath()
+
+
+def test_start_without_jars_fails_before_launching_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    cluster = KafkaCluster.with_ports(tmp_path / "kafka", [19092], [19192])
+    cluster.lib = tmp_path / "no-jars"
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        cluster.start(timeout=5)
+    assert cluster.pids == []
+    node_dir = tmp_path / "kafka" / "node-1"
+    assert parse((node_dir / "server.properties").read_text())["node.id"] == "1"  # configs were written
+    assert "rootLogger.level = WARN" in (node_dir / "log4j2.properties").read_text()
+    assert not (node_dir / "data").exists()  # but nothing was formatted
+
+
+def test_stop_stops_the_nodes_and_forgets_their_pids(tmp_path: Path, children: Children):
+    cluster = KafkaCluster.with_ports(tmp_path, [19092], [19192])
+    pids = [children.sleeper("node") for _ in range(2)]
+    cluster.pids.extend(pids)
+    cluster.stop()
+    assert cluster.pids == []
+    assert not any(alive(p) for p in pids)
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+
+def test_registry_url_is_the_confluent_compatible_api(tmp_path: Path):
+    assert SchemaRegistry(tmp_path, 18081).url == "http://127.0.0.1:18081/apis/ccompat/v7"
+
+
+def test_registry_home_comes_from_k2_registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("K2_REGISTRY_DIR", str(tmp_path / "apicurio"))
+    assert SchemaRegistry(tmp_path, 18081).home == tmp_path / "apicurio"
+
+
+def test_registry_start_without_apicurio_is_a_platform_error(tmp_path: Path):
+    home = tmp_path / "apicurio"
+    home.mkdir()  # there, but without quarkus-run.jar
+    registry = SchemaRegistry(tmp_path / "registry", free_ports(1)[0], home=home)
+    expected = rf"^Apicurio Registry not found at {re.escape(str(home))}: run scripts/bootstrap first$"
+    with pytest.raises(PlatformError, match=expected):
+        registry.start(timeout=5)
+    assert registry.pids == []
+    assert not (tmp_path / "registry").exists()
+
+
+class _Subjects(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        ok = self.path == "/apis/ccompat/v7/subjects"
+        self.send_response(200 if ok else 404)
+        self.end_headers()
+        self.wfile.write(b"[]" if ok else b"")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_registry() -> Iterator[int]:
+    server = HTTPServer(("127.0.0.1", 0), _Subjects)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_registry_ready_when_subjects_answer(tmp_path: Path, fake_registry: int):
+    assert SchemaRegistry(tmp_path, fake_registry).ready()
+
+
+def test_registry_not_ready_when_nothing_listens(tmp_path: Path):
+    assert not SchemaRegistry(tmp_path, free_ports(1)[0]).ready()

@@ -1,0 +1,243 @@
+"""k2infra.local.platform without Java: its state file, guards, port choice and `down`, with real sockets and
+real child processes standing in for Kafka and the registry."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from k2infra.local.platform import LocalPlatform, PlatformState
+from k2infra.local.processes import PlatformError, alive, free_ports, port_open
+from tests.local.conftest import Children, write_fake_java
+
+
+class Echo(list[str]):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+@pytest.fixture
+def echo() -> Echo:
+    return Echo()
+
+
+@pytest.fixture
+def platform(tmp_path: Path, echo: Echo) -> LocalPlatform:
+    return LocalPlatform(tmp_path / "platform", echo=echo)
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """A port something is listening on, for as long as the test runs."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def state_of(nodes: int, kafka_pids: list[int], registry_pids: list[int]) -> PlatformState:
+    brokers = [19092 + i for i in range(nodes)]
+    return PlatformState(nodes=nodes, broker_ports=brokers, controller_ports=[p + 100 for p in brokers],
+                         registry_port=18081, kafka_pids=kafka_pids, registry_pids=registry_pids)
+
+
+def save(platform: LocalPlatform, state: PlatformState) -> None:
+    """Write platform.json as up() does."""
+    platform.base_dir.mkdir(parents=True, exist_ok=True)
+    platform.state_file.write_text(json.dumps(asdict(state), indent=2))
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+
+def test_state_round_trips_platform_json(platform: LocalPlatform):
+    state = state_of(3, [101, 102, 103], [104])
+    save(platform, state)
+    assert platform.state_file == platform.base_dir / "platform.json"
+    loaded = platform.state()
+    assert loaded == state
+    assert loaded.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    assert loaded.schema_registry_url == "http://127.0.0.1:18081/apis/ccompat/v7"
+
+
+def test_state_is_none_without_a_file(platform: LocalPlatform):
+    assert platform.state() is None
+    assert not platform.running()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{not json",
+        '{"nodes": 1',  # truncated mid-write
+        "null",
+        "[1, 3]",
+        '{"nodes": 1}',  # keys missing
+        json.dumps({**asdict(state_of(1, [1], [2])), "extra": True}),  # a key it does not know
+    ],
+    ids=["empty", "not-json", "truncated", "null", "list", "missing-keys", "unknown-key"],
+)
+def test_state_is_none_for_a_corrupt_file(platform: LocalPlatform, text: str):
+    platform.base_dir.mkdir(parents=True)
+    platform.state_file.write_text(text)
+    assert platform.state() is None
+    assert not platform.running()
+
+
+def test_state_is_none_for_a_file_that_is_not_utf8(platform: LocalPlatform):
+    platform.base_dir.mkdir(parents=True)
+    platform.state_file.write_bytes(b'{"nodes": "\xff\xfe"}')
+    assert platform.state() is None
+
+
+def test_running_only_when_every_process_is_alive(platform: LocalPlatform, children: Children, dead_pid: int):
+    kafka, registry = children.sleeper("kafka"), children.sleeper("registry")
+    save(platform, state_of(1, [kafka], [registry]))
+    assert platform.running()
+    save(platform, state_of(1, [kafka], [dead_pid]))
+    assert not platform.running()
+
+
+# --- up's guards ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nodes", [0, 2, 4, -1])
+def test_up_refuses_node_counts_other_than_1_and_3(platform: LocalPlatform, nodes: int):
+    with pytest.raises(PlatformError, match=r"^nodes must be 1 or 3$"):
+        platform.up(nodes=nodes, kafka_port=None, registry_port=None)
+    assert not platform.base_dir.exists()  # refused before touching anything
+
+
+def test_up_on_a_running_platform_changes_nothing(platform: LocalPlatform, children: Children, echo: Echo):
+    state = state_of(1, [children.sleeper("kafka")], [children.sleeper("registry")])
+    save(platform, state)
+    assert platform.up(nodes=1) == state
+    assert echo == ["local platform already running: Kafka 127.0.0.1:19092, "
+                    "registry http://127.0.0.1:18081/apis/ccompat/v7"]
+    assert all(alive(p) for p in state.kafka_pids + state.registry_pids)
+    assert platform.state() == state
+
+
+def test_up_refuses_to_resize_a_running_platform(platform: LocalPlatform, children: Children):
+    state = state_of(1, [children.sleeper("kafka")], [children.sleeper("registry")])
+    save(platform, state)
+    with pytest.raises(PlatformError, match=r"a 1-node platform is running in .*run `k2 local down` first"):
+        platform.up(nodes=3)
+    assert all(alive(p) for p in state.kafka_pids + state.registry_pids)  # left running
+    assert platform.state() == state
+
+
+def test_up_on_a_half_dead_platform_stops_what_is_left_and_a_failed_start_leaves_no_state(
+        platform: LocalPlatform, children: Children, dead_pid: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        echo: Echo):
+    survivor = children.sleeper("registry")
+    save(platform, state_of(1, [dead_pid], [survivor]))
+    # No Kafka jars: the start fails before any Java process is launched (the fake java is never run as Kafka).
+    monkeypatch.setenv("K2_KAFKA_LIB", str(tmp_path / "no-jars"))
+    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    with pytest.raises(PlatformError, match=r"Kafka jars not found at .*/no-jars: run scripts/bootstrap first"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+    assert not alive(survivor)  # the half-dead platform's leftover process was stopped
+    assert platform.state() is None and not platform.state_file.exists()
+    assert not any("stopping" in line for line in echo)  # quietly
+
+
+# --- ports ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_ports_picks_distinct_free_ones_when_none_are_given(platform: LocalPlatform, nodes: int):
+    brokers, controllers, registry = platform._ports(nodes, None, None)
+    assert len(brokers) == len(controllers) == nodes
+    everything = [*brokers, *controllers, registry]
+    assert len(set(everything)) == 2 * nodes + 1
+    assert not any(port_open(p) for p in everything)
+
+
+def test_ports_lays_out_given_ports_from_the_kafka_port(platform: LocalPlatform):
+    # A few candidate bases, as another program may hold base+1 or base+100 on a busy machine.
+    for base in free_ports(5):
+        try:
+            brokers, controllers, registry = platform._ports(3, base, None)
+        except PlatformError:
+            continue
+        assert brokers == [base, base + 1, base + 2]
+        assert controllers == [base + 100, base + 101, base + 102]
+        assert registry not in [*brokers, *controllers]
+        assert not port_open(registry)
+        return
+    pytest.fail("no candidate base port had its neighbours free")
+
+
+def test_ports_refuses_a_kafka_port_in_use(platform: LocalPlatform, listening: int):
+    with pytest.raises(PlatformError, match=rf"^ports already in use: \[{listening}\]\. Stop what uses them"):
+        platform._ports(1, listening, None)
+
+
+def test_ports_refuses_a_controller_port_in_use(platform: LocalPlatform, listening: int):
+    if listening <= 100:
+        pytest.fail(f"the OS gave port {listening}: too low to be a controller port")
+    with pytest.raises(PlatformError, match=rf"ports already in use: \[.*\b{listening}\]"):
+        platform._ports(1, listening - 100, None)
+
+
+def test_ports_refuses_a_registry_port_in_use(platform: LocalPlatform, listening: int):
+    with pytest.raises(PlatformError, match=rf"^ports already in use: \[{listening}\]"):
+        platform._ports(1, None, listening)
+
+
+def test_up_refuses_busy_ports_before_starting_anything(platform: LocalPlatform, listening: int):
+    with pytest.raises(PlatformError, match="ports already in use"):
+        platform.up(nodes=1, kafka_port=None, registry_port=listening)
+    assert not platform.state_file.exists()
+    assert not (platform.base_dir / "kafka").exists()
+
+
+# --- down ----------------------------------------------------------------------------------------
+
+
+def test_down_without_a_platform_says_so(platform: LocalPlatform, echo: Echo):
+    platform.down()
+    assert echo == ["no local platform running"]
+    platform.down(quiet=True)
+    assert echo == ["no local platform running"]
+    assert not platform.base_dir.exists()
+
+
+def test_down_stops_the_processes_and_forgets_the_state(platform: LocalPlatform, children: Children, echo: Echo):
+    kafka = [children.sleeper("kafka") for _ in range(3)]
+    registry = [children.sleeper("registry")]
+    save(platform, state_of(3, kafka, registry))
+    (platform.base_dir / "kafka").mkdir()
+    platform.down()
+    assert echo == ["==> stopping local platform (Kafka 127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094)"]
+    assert not any(alive(p) for p in kafka + registry)
+    assert not platform.state_file.exists()
+    assert (platform.base_dir / "kafka").is_dir()  # data is kept without wipe
+    platform.down()
+    assert echo[-1] == "no local platform running"
+
+
+def test_down_with_wipe_removes_the_directory(platform: LocalPlatform, children: Children, echo: Echo):
+    pid = children.sleeper("kafka")
+    save(platform, state_of(1, [pid], []))
+    (platform.base_dir / "kafka" / "node-1" / "data").mkdir(parents=True)
+    (platform.base_dir / "kafka" / "node-1" / "data" / "meta.properties").write_text("x=1\n")
+    platform.down(wipe=True)
+    assert not alive(pid)
+    assert not platform.base_dir.exists()
+
+
+def test_down_with_wipe_and_no_state_still_removes_the_directory(platform: LocalPlatform, echo: Echo):
+    (platform.base_dir / "registry").mkdir(parents=True)
+    platform.down(wipe=True)
+    assert echo == ["no local platform running"]
+    assert not platform.base_dir.exists()
+    platform.down(wipe=True)  # nothing left: no error

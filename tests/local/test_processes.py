@@ -1,0 +1,300 @@
+"""k2infra.local.processes on the real OS: sockets, detached children, signals, fake `java` launchers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from k2infra.local.processes import (
+    PlatformError,
+    alive,
+    find_java,
+    free_ports,
+    java_major,
+    port_open,
+    start_process,
+    stop_processes,
+    tail,
+    wait_until,
+)
+from tests.local.conftest import DEADLINE, TERM_IGNORER, Children, exists, log_says, wait_for, write_fake_java
+
+# --- ports ---------------------------------------------------------------------------------------
+
+
+def test_free_ports_are_distinct_and_bindable():
+    ports = free_ports(7)
+    assert len(ports) == len(set(ports)) == 7
+    sockets = []
+    try:
+        for port in ports:
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", port))  # raises if the port was not free
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_port_open_while_listening_and_not_after_close():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        assert port_open(port)
+    finally:
+        server.close()
+    assert not port_open(port)
+
+
+def test_a_bound_but_not_listening_port_is_not_open():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    try:
+        assert not port_open(s.getsockname()[1])
+    finally:
+        s.close()
+
+
+# --- start_process -------------------------------------------------------------------------------
+
+
+def test_start_process_detaches_into_its_own_session_and_logs(children: Children, tmp_path: Path):
+    log = tmp_path / "deep" / "er" / "child.log"  # parents are created
+    code = ("import os, sys; print('cwd', os.getcwd()); print('stdin', repr(sys.stdin.read()));"
+            "print('to stderr', file=sys.stderr); print('up', flush=True)\n"
+            "import time\nwhile True: time.sleep(0.05)")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    pid = start_process([sys.executable, "-u", "-c", code], log, cwd=workdir)
+    children.pids.append(pid)
+    wait_for(log_says(log, "up"), "the child to log")
+    assert alive(pid)
+    assert os.getsid(pid) == pid != os.getsid(0)  # a session leader of its own session
+    assert os.getpgid(pid) == pid != os.getpgid(0)  # so the caller's terminal signals do not reach it
+    text = log.read_text()
+    assert f"cwd {workdir.resolve()}" in text
+    assert "stdin ''" in text  # stdin is /dev/null, not the caller's terminal
+    assert "to stderr" in text  # stderr goes to the same log
+
+
+def test_start_process_appends_to_an_existing_log(children: Children, tmp_path: Path):
+    log = tmp_path / "kafka.log"
+    log.write_text("from an earlier run\n")
+    pid = start_process([sys.executable, "-c", "print('second run')"], log)
+    children.pids.append(pid)
+    wait_for(log_says(log, "second run"), "the child to log")
+    assert log.read_text().splitlines() == ["from an earlier run", "second run"]
+
+
+def test_start_process_of_a_missing_program_raises(tmp_path: Path):
+    with pytest.raises(OSError):
+        start_process([str(tmp_path / "no-such-program")], tmp_path / "x.log")
+
+
+# --- alive ---------------------------------------------------------------------------------------
+
+
+def test_alive_for_a_running_child_and_not_after_it_exits(children: Children, tmp_path: Path):
+    flag = tmp_path / "exit-now"
+    pid, _ = children.start(f"import os, time; print('up', flush=True)\nwhile not os.path.exists({str(flag)!r}): "
+                            "time.sleep(0.02)")
+    assert alive(pid)
+    assert alive(pid)  # asking twice changes nothing
+    flag.touch()
+    wait_for(lambda: not alive(pid), "the child to exit")
+    assert not exists(pid)  # alive() reaped the zombie: the pid is really gone
+    assert not alive(pid)
+
+
+def test_alive_is_true_while_running_and_reaps_the_zombie(children: Children):
+    pid = children.sleeper()
+    assert alive(pid)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
+             "the child to become a zombie")
+    assert exists(pid)  # a zombie: kill(pid, 0) still succeeds
+    assert not alive(pid)  # but alive() counts it as gone ...
+    assert not exists(pid)  # ... and reaped it
+
+
+def test_alive_is_false_for_a_pid_that_does_not_exist(dead_pid: int):
+    assert not alive(dead_pid)
+
+
+def test_alive_is_true_for_a_running_process_that_is_not_our_child():
+    assert alive(os.getppid())  # waitpid cannot tell; kill(pid, 0) says it exists
+
+
+# --- stop_processes ------------------------------------------------------------------------------
+
+
+def test_stop_processes_terminates_gracefully_with_sigterm(children: Children):
+    pids = [children.sleeper(), children.sleeper()]
+    started = time.monotonic()
+    stop_processes(pids, grace_seconds=DEADLINE)
+    assert time.monotonic() - started < DEADLINE / 2  # returned once both were gone, not after the grace
+    assert not any(alive(p) for p in pids)
+
+
+def test_stop_processes_escalates_to_sigkill_after_the_grace_period(children: Children):
+    pid, log = children.start(TERM_IGNORER, "stubborn")
+    grace = 0.6
+    started = time.monotonic()
+    stop_processes([pid], grace_seconds=grace)
+    elapsed = time.monotonic() - started
+    wait_for(lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
+             "the stubborn child to die")
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    assert elapsed >= grace  # SIGKILL only after the grace period ...
+    wait_for(log_says(log, "got SIGTERM"), "the child to log SIGTERM")  # ... which followed a SIGTERM
+
+
+def test_stop_processes_ignores_pids_that_are_gone(children: Children, dead_pid: int):
+    live = children.sleeper()
+    stop_processes([dead_pid, live], grace_seconds=DEADLINE)
+    assert not alive(live)
+
+
+def test_stop_processes_of_nothing_returns_at_once():
+    started = time.monotonic()
+    stop_processes([], grace_seconds=DEADLINE)
+    assert time.monotonic() - started < DEADLINE
+
+
+# --- wait_until ----------------------------------------------------------------------------------
+
+
+def test_wait_until_returns_when_the_check_becomes_true(children: Children, tmp_path: Path):
+    pid = children.sleeper()
+    calls = []
+
+    def check() -> bool:
+        calls.append(1)
+        return len(calls) >= 3
+
+    wait_until(check, DEADLINE, "thing", [pid], tmp_path / "thing.log")
+    assert len(calls) == 3
+    assert alive(pid)
+
+
+def test_wait_until_raises_naming_the_log_tail_when_the_process_exits(children: Children):
+    code = "print('up'); [print(f'line {i}') for i in range(30)]; print('FATAL: port taken'); raise SystemExit(1)"
+    pid, log = children.start(code, "early-exit", wait_up=False)
+    started = time.monotonic()
+    with pytest.raises(PlatformError) as error:
+        wait_until(lambda: False, DEADLINE, "Kafka (127.0.0.1:1)", [pid], log)
+    assert time.monotonic() - started < DEADLINE  # noticed the exit, did not run into the timeout
+    message = str(error.value)
+    assert message.startswith(f"Kafka (127.0.0.1:1) exited while starting; last lines of {log}:\n")
+    assert message.endswith("FATAL: port taken")
+    assert "line 29" in message and "line 15" not in message  # only the tail (15 lines)
+
+
+def test_wait_until_times_out(children: Children, tmp_path: Path):
+    pid = children.sleeper()
+    log = tmp_path / "registry.log"
+    log.write_text("still booting\n")
+    started = time.monotonic()
+    with pytest.raises(PlatformError, match=r"^Schema registry not ready after 1s; last lines of .*\nstill booting$"):
+        wait_until(lambda: False, 1, "Schema registry", [pid], log)
+    assert time.monotonic() - started >= 1
+    assert alive(pid)  # a timeout does not stop the process; the caller does
+
+
+def test_wait_until_times_out_without_a_log(tmp_path: Path):
+    with pytest.raises(PlatformError, match=r"not ready after 0s.*\n\(no log\)$"):
+        wait_until(lambda: False, 0.1, "thing", [], tmp_path / "missing.log")
+
+
+# --- tail ----------------------------------------------------------------------------------------
+
+
+def test_tail_gives_the_last_lines(tmp_path: Path):
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"{i}\n" for i in range(40)))
+    assert tail(log) == "\n".join(str(i) for i in range(25, 40))
+    assert tail(log, lines=2) == "38\n39"
+    log.write_text("only\n")
+    assert tail(log) == "only"
+
+
+def test_tail_of_a_missing_log_and_of_bad_utf8(tmp_path: Path):
+    assert tail(tmp_path / "nope.log") == "(no log)"
+    log = tmp_path / "b.log"
+    log.write_bytes(b"ok\n\xff\xfe broken\n")
+    assert tail(log) == "ok\n\ufffd\ufffd broken"
+
+
+# --- find_java -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "major"),
+    [
+        ('openjdk version "21.0.2" 2024-01-16', 21),
+        ('openjdk version "17" 2021-09-14', 17),
+        ('java version "1.8.0_392"', 8),
+        ('openjdk version "25-ea" 2025-09-16', 25),
+        ("not a java at all", None),
+    ],
+)
+def test_java_major_reads_the_version_from_stderr(tmp_path: Path, line: str, major: int | None):
+    assert java_major(str(write_fake_java(tmp_path, line))) == major
+
+
+def test_java_major_of_a_missing_program_is_none(tmp_path: Path):
+    assert java_major(str(tmp_path / "bin" / "java")) is None
+
+
+def test_find_java_prefers_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    home = write_fake_java(tmp_path / "home", 'openjdk version "21.0.2" 2024-01-16')
+    on_path = write_fake_java(tmp_path / "path", 'openjdk version "25" 2025-09-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert find_java(17) == str(home)
+
+
+def test_find_java_skips_a_java_home_that_is_too_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write_fake_java(tmp_path / "home", 'openjdk version "11.0.2" 2019-01-15')
+    on_path = write_fake_java(tmp_path / "path", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert find_java(17) == str(on_path)
+
+
+def test_find_java_uses_path_without_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    on_path = write_fake_java(tmp_path / "path", 'openjdk version "17.0.9" 2023-10-17')
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert find_java(17) == str(on_path)
+
+
+def test_find_java_names_every_version_found_when_none_is_new_enough(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    home = write_fake_java(tmp_path / "home", 'java version "1.8.0_392"')
+    on_path = write_fake_java(tmp_path / "path", 'openjdk version "11.0.2" 2019-01-15')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    # 99: newer than any real JDK under /usr/lib/jvm, which find_java also lists.
+    with pytest.raises(PlatformError) as error:
+        find_java(99)
+    message = str(error.value)
+    assert message.startswith(f"needs Java 99+; found {home} (8), {on_path} (11)")
+    assert message.endswith("Install a JDK 99+ or set JAVA_HOME.")
+
+
+def test_find_java_reports_a_broken_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(PlatformError, match=rf"found {re.escape(str(tmp_path / 'no-jdk' / 'bin' / 'java'))} \(None\)"):
+        find_java(99)
