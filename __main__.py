@@ -15,7 +15,7 @@ from k2infra.components import (
     kafka_provider,
 )
 from k2infra.model import TopologyError, load_topology
-from k2infra.model.plan import declared_by_exchange
+from k2infra.model.plan import declared_by_exchange, deletable
 
 config = StackConfig.load()
 settings = config.settings
@@ -24,6 +24,8 @@ try:
 except TopologyError as err:
     raise pulumi.RunError(str(err)) from None
 plan = check_changes(config, topology)  # refuses data-losing changes before anything is declared
+
+keep_off = deletable(topology, plan, throwaway=settings.allow_topic_deletion)  # all others: retain_on_delete
 
 platform_ready: list[pulumi.Resource] = []
 if settings.cluster == "docker":
@@ -34,12 +36,13 @@ provider = kafka_provider("kafka", settings.bootstrap_servers, settings.security
                           opts=pulumi.ResourceOptions(depends_on=platform_ready))
 exchanges = [
     ExchangeTopics(asset_class, exchange, topics, environment=topology.environment, adopt=plan.adopt,
-                   protect=topology.protected, opts=pulumi.ResourceOptions(providers=[provider]))
+                   protect=topology.protected, deletable=keep_off, opts=pulumi.ResourceOptions(providers=[provider]))
     for (asset_class, exchange), topics in declared_by_exchange(topology, plan).items()
 ]
-subjects = SchemaSubjects("schemas", topology.subjects, environment=topology.environment,
-                          registry_url=settings.schema_registry_url, basic_auth=config.registry_basic_auth(),
-                          protect=topology.protected, opts=pulumi.ResourceOptions(depends_on=platform_ready))
+subjects = SchemaSubjects("schemas", [*topology.subjects, *plan.retain_subjects, *plan.release_subjects],
+                          environment=topology.environment, registry_url=settings.schema_registry_url,
+                          basic_auth=config.registry_basic_auth(), protect=topology.protected, deletable=keep_off,
+                          opts=pulumi.ResourceOptions(depends_on=platform_ready))
 
 desired = {t.name for t in topology.topics}
 export_stack_outputs(
@@ -51,8 +54,9 @@ export_stack_outputs(
         "sasl_mechanism": settings.security.sasl_mechanism,
         "schema_registry_url": settings.schema_registry_url,
         "exchanges": [e.to_dict() for e in topology.exchanges],
-        "managed_topics": sorted([*desired, *(t.name for t in plan.retain)]),
-        "retained_topics": sorted(t.name for t in plan.retain),
+        "managed_topics": sorted([*desired, *(t.name for t in [*plan.retain, *plan.release])]),
+        "retained_topics": sorted(t.name for t in [*plan.retain, *plan.release]),
+        "retained_subjects": sorted(s.subject for s in [*plan.retain_subjects, *plan.release_subjects]),
     },
     topics=[o for group in exchanges for o in group.outputs(desired)],
     subjects=subjects.outputs(topology.subjects),

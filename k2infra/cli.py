@@ -97,6 +97,7 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
     retained. SASL credentials, if the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
+    from k2infra.measure import measured
     from k2infra.model.plan import plan_topics
     from k2infra.observe import Unreachable, observe_topics
 
@@ -107,12 +108,15 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     except Unreachable as error:
         err.print(f"k2 plan: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    result = plan_topics(topo, observed, set(observed))
+    result = plan_topics(topo, observed, observed)
+    summary = result.to_dict()
+    summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
+                         + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]
     if as_json:
-        out.print_json(json.dumps(result.to_dict()))
+        out.print_json(json.dumps(summary))
     else:
-        _print_plan(result.to_dict(), conf["bootstrap.servers"])
-    if result.refused:
+        _print_plan(summary, conf["bootstrap.servers"])
+    if result.refusing:
         raise typer.Exit(2)
 
 
@@ -177,8 +181,9 @@ def _print_health(report: list) -> None:
 
 def _print_plan(plan: dict[str, list[str]], servers: str) -> None:
     out.print(f"plan against {servers}:")
-    for kind, mark in (("create", "+"), ("update", "~"), ("adopt", "="), ("retain", "!"), ("delete", "-"),
-                       ("refused", "x"), ("warnings", "*")):
+    for kind, mark in (("create", "+"), ("update", "~"), ("adopt", "="), ("retain", "!"), ("release", "!"),
+                       ("delete", "-"), ("vanished", "?"), ("refused", "x"), ("losses", "x"), ("acknowledged", "!"),
+                       ("warnings", "*")):
         for item in plan[kind]:
             out.print(f"  {mark} {kind:8} {item}", markup=False, highlight=False, soft_wrap=True)
     out.print(f"{len(plan['unchanged'])} unchanged")

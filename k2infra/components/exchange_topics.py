@@ -17,7 +17,8 @@ class ExchangeTopics(pulumi.ComponentResource):
     """Groups an exchange's topics, so a preview reads per exchange like the design's dashboards."""
 
     def __init__(self, asset_class: str, exchange: str, topics: Sequence[Topic], *, environment: str,
-                 adopt: Collection[str] = (), protect: bool = False, opts: pulumi.ResourceOptions | None = None):
+                 adopt: Collection[str] = (), protect: bool = False, deletable: Collection[str] = (),
+                 opts: pulumi.ResourceOptions | None = None):
         # The props make the environment visible to policy packs, which see no stack config.
         props = {"asset_class": asset_class, "exchange": exchange, "environment": environment}
         super().__init__(EXCHANGE_TOPICS_TYPE, f"{asset_class}.{exchange}", props, opts)
@@ -29,8 +30,10 @@ class ExchangeTopics(pulumi.ComponentResource):
                 partitions=topic.partitions,
                 replication_factor=topic.replication_factor,
                 config=dict(topic.config),
-                # A topic already on the cluster is imported (adopted) rather than created again.
-                opts=pulumi.ResourceOptions(parent=self, protect=protect,
+                # A topic already on the cluster is imported (adopted) rather than created again. Pulumi
+                # keeps it on the cluster when it deletes it (destroy, rename, program bug) unless the
+                # decommission path released it.
+                opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=topic.name not in deletable,
                                             import_=topic.name if topic.name in adopt else None),
             )
             for topic in topics

@@ -1,39 +1,53 @@
 """Safety checks that run before any resource is declared, so a refused change applies nothing.
 
-The plan compares topics.yaml with the live cluster and with what this stack managed before (its
-own previous outputs); schemas are checked against the registered versions (or, when the registry
-cannot be reached, against the versions this stack last deployed).
+The plan compares topics.yaml with the live cluster and with what this stack manages (read from its
+own state); schemas are checked against the versions the registry holds. Every check fails closed: a
+cluster, registry or state that cannot be read stops the update, except the one case where nothing can
+exist yet (docker mode, before this stack has created its containers).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import shutil
+import subprocess
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
 from k2infra.components.stack_config import StackConfig
+from k2infra.measure import measured
 from k2infra.model import Topology
 from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
-from k2infra.model.plan import Plan, plan_topics
+from k2infra.model.data_loss import LossChange
+from k2infra.model.plan import ObservedTopic, Plan, plan_changes
+from k2infra.model.stack_record import StackRecord, parse_export
 from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
 
+NOTHING_CHANGED = "Nothing was changed"
 
-def previous_outputs() -> dict[str, Any]:
-    """This stack's outputs from its last update (values are None on its first one).
 
-    A failure to read them stops the update: without them a topic that left topics.yaml could not be
-    told from one never managed, and would be deleted instead of retained.
+def read_stack_state() -> StackRecord:
+    """What this stack manages, from its own state (`pulumi stack export`, before this update's changes).
+
+    A failure to read it stops the update: without it a topic that left topics.yaml could not be told from
+    one never managed, and would be deleted instead of retained.
     """
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    ref = pulumi.StackReference(name)
+    cli = shutil.which("pulumi")
     try:
-        # _sync_await: the plan must be known before any resource is declared (Pulumi's own tests use it).
-        return {n: _sync_await(ref.get_output_details(n)).value for n in ("managed_topics", "topics", "subjects")}
-    except Exception as err:
-        raise pulumi.RunError(f"cannot read the last outputs of stack {name}, which say which topics it "
-                              f"manages: {err}. Nothing was changed; check the state backend and rerun.") from None
+        if cli is None:
+            raise RuntimeError("the pulumi CLI is not on PATH")
+        done = subprocess.run([cli, "stack", "export", "--stack", name], capture_output=True, text=True,
+                              timeout=600, env=os.environ.copy())
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip()[-500:])
+        return parse_export(json.loads(done.stdout))
+    except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as err:
+        raise pulumi.RunError(f"cannot read the state of stack {name}, which says which topics and subjects it "
+                              f"manages: {err}. {NOTHING_CHANGED}; check the state backend and rerun.") from None
 
 
 def _reveal(secret: pulumi.Output[str] | None) -> str | None:
@@ -42,43 +56,62 @@ def _reveal(secret: pulumi.Output[str] | None) -> str | None:
 
 
 def check_changes(config: StackConfig, topology: Topology) -> Plan:
-    previous = previous_outputs()
-    managed = set(previous.get("managed_topics") or [t["name"] for t in previous.get("topics") or []])
-    plan = plan_topics(topology, _observe(config), managed, allow_removal=config.settings.allow_topic_deletion)
-    schema_problems = _schema_problems(config, topology, previous)
-    if plan.refused or schema_problems:
-        lines = [*plan.refused, *schema_problems]
-        raise pulumi.RunError("Refused, nothing was changed:\n" + "\n".join(f"  - {line}" for line in lines))
+    record = read_stack_state()
+    fresh_containers = config.settings.cluster == "docker" and not record.containers
+    conf = _client_conf(config)
+    observed = {} if fresh_containers else _observe(config, conf)
+    plan = plan_changes(topology, observed, record.topics, record.subjects,
+                        allow_removal=config.settings.allow_topic_deletion, released=record.released)
+    schema_problems = [] if fresh_containers else _schema_problems(config, topology)
+    if plan.refusing or schema_problems:
+        lines = [*plan.refused, *(_loss_refusal(c, conf, observed) for c in plan.losses), *schema_problems]
+        raise pulumi.RunError(f"Refused, {NOTHING_CHANGED.lower()}:\n" + "\n".join(f"  - {line}" for line in lines))
     for warning in plan.warnings:
         pulumi.log.warn(warning)
+    for change, ack in plan.acknowledged:
+        pulumi.log.warn(f"acknowledged data loss: {change.describe()}{_measured(change, conf, observed)}. "
+                        f"Acknowledged at {ack.where}: {ack.reason}")
     pulumi.log.info(f"topics: {len(plan.create)} to create, {len(plan.update)} to update in place, "
-                    f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete")
+                    f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete; "
+                    f"subjects: {len(plan.retain_subjects)} retained, {len(plan.delete_subjects)} to delete")
     return plan
 
 
-def _observe(config: StackConfig) -> dict:
+def _loss_refusal(change: LossChange, conf: dict, observed: dict[str, ObservedTopic]) -> str:
+    where = f" (set at {change.origin})" if change.origin else ""
+    return (f"{change.describe()}{_measured(change, conf, observed)}{where}. To make it anyway, acknowledge it "
+            f"in topics.yaml in a reviewed change: acknowledged_data_loss: [{{topics: [{change.topic}], "
+            f"change: {change.change}, to: \"{change.new}\", reason: \"...\"}}]")
+
+
+def _measured(change: LossChange, conf: dict, observed: dict[str, ObservedTopic]) -> str:
+    current = observed.get(change.topic)
+    return measured(change, conf, current.partitions if current else None)
+
+
+def _client_conf(config: StackConfig) -> dict:
     settings, security = config.settings, config.settings.security
-    conf = client_config(",".join(settings.bootstrap_servers), security.protocol, security.sasl_mechanism,
+    return client_config(",".join(settings.bootstrap_servers), security.protocol, security.sasl_mechanism,
                          security.sasl_username, _reveal(config.secrets.sasl_password), _reveal(config.secrets.ca_cert))
+
+
+def _observe(config: StackConfig, conf: dict) -> dict[str, ObservedTopic]:
     try:
         return observe_topics(conf)
     except Unreachable as err:
-        if settings.cluster == "docker":
-            return {}  # the containers may not exist yet: this update creates them
+        start = "bin/k2 local up" if config.settings.cluster == "local" else "the cluster"
         raise pulumi.RunError(
-            f"{err}.\nNothing was changed. Start the cluster (for the dev stack: bin/k2 local up) or correct "
-            "k2:bootstrapServers, then rerun: the update converges from wherever it stopped.") from None
+            f"{err}.\n{NOTHING_CHANGED}. Start {start} or correct k2:bootstrapServers, then rerun: the update "
+            "converges from wherever it stopped.") from None
 
 
-def _schema_problems(config: StackConfig, topology: Topology, previous: dict[str, Any]) -> list[str]:
+def _schema_problems(config: StackConfig, topology: Topology) -> list[str]:
     settings, auth = config.settings, _reveal(config.registry_basic_auth())
     try:
         deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
     except Unreachable as err:
-        if settings.cluster == "docker" or not previous.get("subjects"):
-            return []  # nothing deployed yet to be compatible with
-        pulumi.log.warn(f"{err}; checking schemas against the versions this stack last deployed")
-        deployed = {s["subject"]: [s["schema"]] for s in previous["subjects"] if s.get("schema")}
+        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}: schemas are checked against the registry before any "
+                              "change. Start the registry or correct k2:schemaRegistryUrl, then rerun.") from None
     problems = []
     for subject in topology.subjects:
         history = deployed.get(subject.subject, [])
@@ -87,4 +120,3 @@ def _schema_problems(config: StackConfig, topology: Topology, previous: dict[str
         for reason in incompatibilities(subject.schema, history, subject.compatibility):
             problems.append(f"{subject.subject} ({subject.schema_file}): {reason}")
     return problems
-

@@ -59,6 +59,7 @@ def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
 
     client = _client(props)
     subject, schema = props["subject"], Schema(props["schema"], "AVRO")
+    restore_soft_deleted(props)
     client.set_compatibility(subject_name=subject, level=props["compatibility"])
     if _has_versions(client, subject) and not _already_registered(client, subject, schema):
         try:
@@ -74,6 +75,35 @@ def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
     schema_id = client.register_schema(subject, schema)
     registered = client.lookup_schema(subject, schema)
     return {**props, "schema_id": schema_id, "version": registered.version}
+
+
+APICURIO_CCOMPAT = "/apis/ccompat/v7"
+
+
+def restore_soft_deleted(props: dict[str, Any]) -> bool:
+    """Bring back a subject that K2 deleted softly, with its versions and ids, before declaring it again.
+
+    A Confluent registry does this by itself on the next registration. Apicurio's Confluent API refuses to
+    register under a soft-deleted subject (404): its soft delete disables the versions, so they are
+    enabled again through its own API. Returns whether anything was restored.
+    """
+    import httpx
+
+    url = str(props["registry_url"])
+    if not url.rstrip("/").endswith(APICURIO_CCOMPAT):
+        return False
+    auth = tuple(props["basic_auth"].split(":", 1)) if props.get("basic_auth") else None
+    native = url.rstrip("/").removesuffix(APICURIO_CCOMPAT) + "/apis/registry/v3"
+    versions = f"{native}/groups/default/artifacts/{props['subject']}/versions"
+    with httpx.Client(auth=auth, timeout=30) as http:  # type: ignore[arg-type]
+        listed = http.get(versions)
+        if listed.status_code == 404:
+            return False  # never registered
+        listed.raise_for_status()
+        disabled = [v["version"] for v in listed.json().get("versions", []) if v.get("state") == "DISABLED"]
+        for version in disabled:
+            http.put(f"{versions}/{version}/state", json={"state": "ENABLED"}).raise_for_status()
+    return bool(disabled)
 
 
 def _has_versions(client: Any, subject: str) -> bool:
@@ -139,13 +169,13 @@ class SchemaSubjectProvider(ResourceProvider):
         return ReadResult(id_, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client = _client(props)
-        for permanent in (False, True):  # a hard delete needs a soft delete first
-            try:
-                client.delete_subject(id_, permanent=permanent)
-            except Exception as err:
-                if not _not_found(err):
-                    raise
+        # Soft delete only: the subject leaves the registry's listings, while its schemas stay readable by
+        # id, so messages kept on retained topics still decode. Never a permanent delete.
+        try:
+            _client(props).delete_subject(id_, permanent=False)
+        except Exception as err:
+            if not _not_found(err):
+                raise
 
 
 class SchemaSubject(Resource):

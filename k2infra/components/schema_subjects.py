@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pulumi
@@ -16,7 +16,7 @@ from k2infra.model import Subject
 class SchemaSubjects(pulumi.ComponentResource):
     def __init__(self, name: str, subjects: Sequence[Subject], *, environment: str,
                  registry_url: pulumi.Input[str], basic_auth: pulumi.Input[str] | None = None,
-                 protect: bool = False, opts: pulumi.ResourceOptions | None = None):
+                 protect: bool = False, deletable: Collection[str] = (), opts: pulumi.ResourceOptions | None = None):
         super().__init__(SCHEMA_SUBJECTS_TYPE, name, {"environment": environment}, opts)
         self.subjects: dict[str, SchemaSubject] = {
             s.subject: SchemaSubject(
@@ -26,7 +26,7 @@ class SchemaSubjects(pulumi.ComponentResource):
                 compatibility=s.compatibility,
                 registry_url=registry_url,
                 basic_auth=basic_auth,
-                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+                opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=s.subject not in deletable),
             )
             for s in subjects
         }

@@ -74,3 +74,6 @@ def subject_name(asset_class: str, data_type: str, pattern: str = SUBJECT_PATTER
 EXCHANGE_TOPICS_TYPE = "k2:market:ExchangeTopics"
 SCHEMA_SUBJECTS_TYPE = "k2:market:SchemaSubjects"
 DOCKER_PLATFORM_TYPE = "k2:platform:DockerPlatform"
+# Pulumi type tokens of the resources K2 declares (the state reader and the policy pack look for them).
+KAFKA_TOPIC_TYPE = "kafka:index/topic:Topic"
+DYNAMIC_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"  # the schema subjects

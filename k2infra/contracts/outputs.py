@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-OUTPUTS_VERSION = "1.0"  # major.minor: a minor bump only adds keys
+OUTPUTS_VERSION = "1.1"  # major.minor: a minor bump only adds keys
 HINT = "expected the JSON that `pulumi stack output --json` prints for a K2 stack"
 
 Text = Annotated[StrictStr, Field(min_length=1)]
@@ -94,6 +94,7 @@ class StackOutputs(_Record):
     # The stack's ownership record: topics kept after leaving topics.yaml, and everything it manages.
     retained_topics: tuple[Text, ...] = ()
     managed_topics: tuple[Text, ...] = ()
+    retained_subjects: tuple[Text, ...] = ()  # since 1.1: kept while retained topics use them
     _source: str = PrivateAttr(default="stack outputs")
 
     @property

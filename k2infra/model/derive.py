@@ -6,6 +6,7 @@ same topology from the same file through `load_topology`. Every problem is colle
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from k2infra.contracts.naming import subject_name, topic_name
 from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
+from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, Topology
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
@@ -64,16 +66,34 @@ class _Derivation:
 
     def _topic(self, ac: str, ex: str, exs: Any, dt: str, base_config: dict[str, str]) -> Topic:
         dts = self.spec.data_types[dt]
+        exchange_path: KeyPath = ("asset_classes", ac, "exchanges", ex)
         override = exs.overrides.get(dt)
-        partitions = (override and override.partitions) or dts.partitions or exs.partitions
-        if self.env.max_partitions:
-            partitions = min(partitions, self.env.max_partitions)
+        origins: dict[str, KeyPath] = {key: ("data_types", dt, "config", key) for key in base_config}
+        if override and override.partitions:
+            partitions, origins["partitions"] = override.partitions, (*exchange_path, "overrides", dt, "partitions")
+        elif dts.partitions:
+            partitions, origins["partitions"] = dts.partitions, ("data_types", dt, "partitions")
+        else:
+            partitions, origins["partitions"] = exs.partitions, (*exchange_path, "partitions")
+        if self.env.max_partitions and self.env.max_partitions < partitions:
+            partitions, origins["partitions"] = self.env.max_partitions, self._env_path("max_partitions")
         config = dict(base_config)
         if override:
-            path = ("asset_classes", ac, "exchanges", ex, "overrides", dt, "config")
+            path = (*exchange_path, "overrides", dt, "config")
             config.update(_configs(self.doc, path, override.config, self.problems))
+            origins |= {key: (*path, key) for key in override.config}
         config["min.insync.replicas"] = str(self.min_isr)
-        return Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, self.replication, config)
+        origins["min.insync.replicas"] = self._setting_path("min_insync_replicas")
+        origins["replication_factor"] = self._setting_path("replication_factor")
+        return Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, self.replication, config,
+                     origins={key: self.doc.where(path) for key, path in origins.items()})
+
+    def _env_path(self, key: str) -> KeyPath:
+        return ("environments", self.env_name, key)
+
+    def _setting_path(self, key: str) -> KeyPath:
+        """An environment's setting where it sets one, else the defaults'."""
+        return self._env_path(key) if getattr(self.env, key) else ("defaults", key)
 
     def _check_overrides(self, ac: str, ex: str, overrides: Mapping[str, Any]) -> None:
         for dt in overrides:
@@ -87,11 +107,34 @@ class _Derivation:
             self.problem(("environments", self.env_name), f"min_insync_replicas {self.min_isr} is above "
                          f"replication_factor {self.replication}: producers with acks=all could never write")
         declared = {t.name for t in topics}
+        subjects = {subject_name(t.asset_class, t.data_type, self.spec.schema_registry.subject_pattern)
+                    for t in topics}
         for index, name in enumerate(self.env.decommission):
-            if name in declared:
+            if name in declared or name in subjects:
                 self.problem(("environments", self.env_name, "decommission", index),
-                             f"{name} is still declared in asset_classes; remove it there before listing it "
-                             "for decommissioning")
+                             f"{name} is still declared in topics.yaml; remove its asset class, exchange or data "
+                             "type there before listing it for decommissioning")
+
+    def acknowledgements(self, topics: list[Topic]) -> list[Acknowledgement]:
+        names = [t.name for t in topics]
+        out = []
+        for index, ack in enumerate(self.spec.acknowledged_data_loss):
+            path: KeyPath = ("acknowledged_data_loss", index)
+            if ack.change not in RULE_KEYS:
+                self.problem((*path, "change"), f"{ack.change!r} is not a change K2 refuses as data loss"
+                             f"{suggest(ack.change, RULE_KEYS)}; acknowledgements are for: {', '.join(RULE_KEYS)}")
+                continue
+            try:
+                to = normalise_config(ack.change, ack.to)
+            except ConfigValueError as err:
+                self.problem((*path, "to"), str(err))
+                continue
+            for position, pattern in enumerate(ack.topics):
+                if not fnmatch.filter(names, pattern):
+                    self.problem((*path, "topics", position), f"{pattern!r} matches no topic in topics.yaml"
+                                 f"{suggest(pattern, names)}")
+            out.append(Acknowledgement(tuple(ack.topics), ack.change, to, ack.reason, self.doc.where(path)))
+        return out
 
     def problem(self, path: KeyPath, message: str) -> None:
         self.problems.append(self.doc.problem(path, message))
@@ -105,6 +148,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     check_subject_pattern(spec, doc, problems)
     topics, exchanges = run.topics()
     run.check_environment(topics)
+    acknowledgements = run.acknowledgements(topics)
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
     if problems:
         raise TopologyError(problems)
@@ -116,6 +160,8 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         exchanges=tuple(exchanges),
         protected=env.protected,
         decommission=tuple(env.decommission),
+        acknowledgements=tuple(acknowledgements),
+        subject_pattern=spec.schema_registry.subject_pattern,
     )
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
+from k2infra.model.data_loss import Acknowledgement
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -21,6 +24,9 @@ class Topic:
     partitions: int
     replication_factor: int
     config: Mapping[str, str]
+    # Where each setting comes from in topics.yaml ("partitions", "replication_factor", config keys ->
+    # file:line: key), so a refusal points at the line to edit.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +89,8 @@ class Topology:
     exchanges: tuple[Exchange, ...]
     protected: bool = False
     decommission: tuple[str, ...] = ()
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+    subject_pattern: str = SUBJECT_PATTERN
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +106,10 @@ class Topology:
     @property
     def data_types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.data_type for t in self.topics))
+
+    def subject_of(self, topic: Topic) -> str:
+        """The subject a topic's records are written under (shared by its asset class's exchanges)."""
+        return subject_name(topic.asset_class, topic.data_type, self.subject_pattern)
 
     def by_exchange(self) -> dict[tuple[str, str], list[Topic]]:
         """(asset_class, exchange) -> that exchange's topics, in topic-name order."""

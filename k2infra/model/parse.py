@@ -44,6 +44,8 @@ def _problem_from_pydantic(doc: SourceDoc, error: Any) -> Problem:
         "dict_type": "must be a mapping of keys to values",
         "list_type": "must be a list",
         "greater_than_equal": "must be 1 or more",
+        "string_too_short": "must not be empty",
+        "too_short": "must list at least one",
     }
     message = messages.get(kind, error["msg"].removeprefix("Value error, "))
     if value is not None and not isinstance(value, dict | list):

@@ -1,18 +1,20 @@
 """The change plan: desired topology vs what the cluster has and what the stack managed before.
 
-Pure: the caller observes the cluster and the stack's previous outputs. The plan refuses the changes
-Kafka cannot make in place (fewer partitions, another replication factor) instead of letting the
-provider delete and recreate a topic, and it never drops a topic just because its entry left
-topics.yaml: such a topic is retained until it is listed for decommissioning.
+Pure: the caller observes the cluster and reads the stack's state. The plan refuses the changes Kafka
+cannot make in place (fewer partitions, another replication factor) instead of letting the provider
+delete and recreate a topic; it refuses config changes that lose data or break writers unless
+topics.yaml acknowledges them; and it never drops a topic or a subject just because its entry left
+topics.yaml: it is retained until listed for decommissioning, and a subject as long as a topic uses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from k2infra.contracts.naming import parse_topic_name
-from k2infra.model.entities import Topic, Topology, group_by_exchange
+from k2infra.contracts.naming import SUBJECT_NAME, parse_topic_name
+from k2infra.model.data_loss import Acknowledgement, LossChange, losses
+from k2infra.model.entities import Subject, Topic, Topology, group_by_exchange
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,15 @@ class ObservedTopic:
     config: Mapping[str, str]  # the topic's own settings, not broker defaults
 
 
+@dataclass(frozen=True)
+class ManagedSubject:
+    """A subject as the stack last declared it (from its state)."""
+
+    subject: str
+    schema: str
+    compatibility: str
+
+
 @dataclass
 class Plan:
     create: list[str] = field(default_factory=list)
@@ -30,39 +41,94 @@ class Plan:
     update: list[str] = field(default_factory=list)  # partitions added or config changed, in place
     unchanged: list[str] = field(default_factory=list)
     retain: list[Topic] = field(default_factory=list)  # gone from topics.yaml, kept on the cluster
-    delete: list[str] = field(default_factory=list)  # listed for decommissioning
+    # Listed for decommissioning, still protected by retain_on_delete: this update releases them, the next
+    # one deletes them (Pulumi deletes with the protection the state holds, so it takes two steps).
+    release: list[Topic] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)  # listed for decommissioning and released
     refused: list[str] = field(default_factory=list)  # would lose data: the whole plan stops
+    losses: list[LossChange] = field(default_factory=list)  # lose data or break writers: refused, unacknowledged
+    acknowledged: list[tuple[LossChange, Acknowledgement]] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # managed, yet missing from the cluster
+    retain_subjects: list[Subject] = field(default_factory=list)
+    release_subjects: list[Subject] = field(default_factory=list)
+    delete_subjects: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def refusing(self) -> bool:
+        return bool(self.refused or self.losses)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
             "create": self.create, "adopt": self.adopt, "update": self.update, "unchanged": self.unchanged,
-            "retain": [t.name for t in self.retain], "delete": self.delete,
-            "refused": self.refused, "warnings": self.warnings,
+            "retain": [t.name for t in self.retain], "release": [t.name for t in self.release],
+            "delete": self.delete, "refused": self.refused,
+            "losses": [c.describe_with_origin() for c in self.losses],
+            "acknowledged": [f"{c.describe()} (acknowledged at {a.where}: {a.reason})" for c, a in self.acknowledged],
+            "vanished": self.vanished, "retain_subjects": [s.subject for s in self.retain_subjects],
+            "release_subjects": [s.subject for s in self.release_subjects], "delete_subjects": self.delete_subjects,
+            "warnings": self.warnings,
         }
 
 
-def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], managed_before: set[str],
-                allow_removal: bool = False) -> Plan:
+def plan_changes(topology: Topology, observed: Mapping[str, ObservedTopic], managed: Mapping[str, ObservedTopic],
+                 managed_subjects: Mapping[str, ManagedSubject] | None = None, allow_removal: bool = False,
+                 released: Collection[str] | None = None) -> Plan:
+    """Topics, then subjects; `managed` and `managed_subjects` are what the stack declared last time, and
+    `released` those of them Pulumi may delete (None: all of them)."""
+    plan = plan_topics(topology, observed, managed, allow_removal, released)
+    plan_subjects(topology, managed_subjects or {}, plan, allow_removal, released)
+    return plan
+
+
+def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], managed: Mapping[str, ObservedTopic],
+                allow_removal: bool = False, released: Collection[str] | None = None) -> Plan:
     plan = Plan()
     for topic in topology.topics:
         current = observed.get(topic.name)
         if current is None:
             plan.create.append(topic.name)
+            if topic.name in managed:
+                plan.vanished.append(topic.name)
+                plan.warnings.append(f"{topic.name} is managed by this stack but missing from the cluster (deleted "
+                                     "outside K2?): its data is gone. `pulumi refresh` then `pulumi up` creates it "
+                                     "again, empty")
             continue
         refusals = _refusals(topic, current)
+        changes = losses(topic.name, topic.config, current.config, topic.origins)
         if refusals:
             plan.refused += refusals
-        elif topic.partitions != current.partitions or dict(topic.config) != dict(current.config):
+        elif changes:
+            _acknowledge(topology, changes, plan)
+        if not refusals and (topic.partitions != current.partitions or dict(topic.config) != dict(current.config)):
             plan.update.append(topic.name)
-        else:
+        elif not refusals:
             plan.unchanged.append(topic.name)
-        if topic.name not in managed_before:
+        if topic.name not in managed:
             plan.adopt.append(topic.name)
             plan.warnings.append(f"{topic.name} already exists on the cluster: this stack adopts it (import), "
                                  "which needs its partitions and config to match topics.yaml")
-    _removed(topology, observed, managed_before, allow_removal, plan)
+    _removed(topology, observed, managed, allow_removal, released, plan)
+    _stale_acknowledgements(topology, plan)
     return plan
+
+
+def _acknowledge(topology: Topology, changes: list[LossChange], plan: Plan) -> None:
+    for change in changes:
+        ack = next((a for a in topology.acknowledgements if a.covers(change.topic, change.change, change.new)), None)
+        if ack is None:
+            plan.losses.append(change)
+        else:
+            plan.acknowledged.append((change, ack))
+
+
+def _stale_acknowledgements(topology: Topology, plan: Plan) -> None:
+    used = {a.where for _, a in plan.acknowledged}
+    for ack in topology.acknowledgements:
+        if ack.where not in used:
+            plan.warnings.append(f"{ack.where}: acknowledges {ack.change} -> {ack.to} for {', '.join(ack.topics)}, "
+                                 "which no topic of this stack is about to change: once every environment has it, "
+                                 "remove the entry")
 
 
 def _refusals(topic: Topic, current: ObservedTopic) -> list[str]:
@@ -73,6 +139,7 @@ def _refusals(topic: Topic, current: ObservedTopic) -> list[str]:
             "partitions, and the provider would delete and recreate the topic, losing its messages and committed "
             f"offsets. Keep partitions: {current.partitions} in topics.yaml; to really shrink, create a new topic, "
             "move producers and consumers to it, then decommission this one."
+            + _at(topic, "partitions")
         )
     if topic.replication_factor != current.replication_factor:
         out.append(
@@ -80,35 +147,79 @@ def _refusals(topic: Topic, current: ObservedTopic) -> list[str]:
             "Changing it needs a partition reassignment (kafka-reassign-partitions.sh), which a topic update "
             "cannot do without recreating the topic. Keep the current factor for this environment, or reassign "
             "the partitions first and then change topics.yaml to match."
+            + _at(topic, "replication_factor")
         )
     return out
 
 
-def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed_before: set[str],
-             allow_removal: bool, plan: Plan) -> None:
+def _at(topic: Topic, setting: str) -> str:
+    origin = topic.origins.get(setting)
+    return f" (set at {origin})" if origin else ""
+
+
+def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed: Mapping[str, ObservedTopic],
+             allow_removal: bool, released: Collection[str] | None, plan: Plan) -> None:
     desired = {t.name for t in topology.topics}
     decommission = set(topology.decommission)
-    for name in sorted(managed_before - desired):
+    for name in sorted(set(managed) - desired):
         current = observed.get(name)
-        if current is None:
-            continue  # already gone from the cluster: nothing to keep or delete
         if name in decommission or allow_removal:
             if topology.protected:
                 plan.refused.append(f"{name}: deleting a topic in the protected environment "
                                     f"{topology.environment} is refused. Remove it from "
                                     f"environments.{topology.environment}.decommission, or un-protect the "
                                     "environment in a reviewed change of its own.")
-            else:
+            elif current is not None and (allow_removal or released is None or name in released):
                 plan.delete.append(name)
-            continue
-        plan.retain.append(_as_topic(current))
+            elif current is not None:
+                plan.release.append(_as_topic(current))
+                plan.warnings.append(f"{name} is listed for decommissioning: this update releases it (no longer "
+                                     "kept by Pulumi on delete); the next update deletes it")
+            continue  # listed and already gone from the cluster: nothing left to keep
+        if current is None:
+            # Fail closed: still declared from the stack's own record, never silently dropped.
+            plan.vanished.append(name)
+            plan.warnings.append(f"{name} is retained by this stack but missing from the cluster (deleted outside "
+                                 "K2?): it stays in the stack as it was last declared")
+        plan.retain.append(_as_topic(current or managed[name]))
         plan.warnings.append(
             f"{name} is no longer in topics.yaml; it is kept on the cluster and in the stack, with its data. "
             f"To delete it, list it under environments.{topology.environment}.decommission.")
-    for name in sorted(decommission - managed_before):
+    for name in sorted(decommission - set(managed)):
         if name in observed:
             plan.warnings.append(f"{name} is listed for decommissioning but this stack does not manage it: "
                                  "left alone")
+
+
+def plan_subjects(topology: Topology, managed: Mapping[str, ManagedSubject], plan: Plan,
+                  allow_removal: bool = False, released: Collection[str] | None = None) -> None:
+    """A subject leaves with its last topic: retained while any topic (desired or retained) uses it or until
+    it is listed for decommissioning; then deleted softly (old messages stay decodable by id); never in a
+    protected environment."""
+    desired = {s.subject for s in topology.subjects}
+    # Topics on their way out (released or deleted by this update) do not hold their subject back.
+    in_use = {topology.subject_of(t) for t in [*topology.topics, *plan.retain]}
+    decommission = set(topology.decommission)
+    for name in sorted(set(managed) - desired):
+        users = sorted(t.name for t in plan.retain if topology.subject_of(t) == name)
+        listed = name in decommission or allow_removal
+        if listed and name not in in_use:
+            if topology.protected:
+                plan.refused.append(f"{name}: deleting a subject in the protected environment "
+                                    f"{topology.environment} is refused. Remove it from "
+                                    f"environments.{topology.environment}.decommission.")
+            elif allow_removal or released is None or name in released:
+                plan.delete_subjects.append(name)
+            else:
+                plan.release_subjects.append(_as_subject(managed[name], []))
+                plan.warnings.append(f"{name} is listed for decommissioning: this update releases it; the next "
+                                     "update deletes it, softly (old messages stay decodable by id)")
+            continue
+        plan.retain_subjects.append(_as_subject(managed[name], users))
+        why = (f"retained topics still use it ({', '.join(users)})" if users
+               else f"to delete it (softly: old messages stay decodable by id), list it under "
+                    f"environments.{topology.environment}.decommission")
+        plan.warnings.append(f"{name} is no longer in topics.yaml; the subject is kept with its schemas: {why}.")
 
 
 def _as_topic(current: ObservedTopic) -> Topic:
@@ -121,6 +232,25 @@ def _as_topic(current: ObservedTopic) -> Topic:
                  current.replication_factor, dict(current.config))
 
 
+def _as_subject(managed: ManagedSubject, users: list[str]) -> Subject:
+    parts = SUBJECT_NAME.match(managed.subject)
+    asset_class, data_type = (parts["asset_class"], parts["data_type"]) if parts else ("", "")
+    return Subject(managed.subject, asset_class, data_type, schema_file="", schema=managed.schema,
+                   compatibility=managed.compatibility, partition_key="symbol", topics=tuple(users))
+
+
 def declared_by_exchange(topology: Topology, plan: Plan) -> dict[tuple[str, str], list[Topic]]:
-    """(asset_class, exchange) -> the topics to declare: the desired ones plus those retained."""
-    return group_by_exchange([*topology.topics, *plan.retain])
+    """(asset_class, exchange) -> the topics to declare: the desired ones plus those retained or released."""
+    return group_by_exchange([*topology.topics, *plan.retain, *plan.release])
+
+
+def deletable(topology: Topology, plan: Plan, throwaway: bool) -> set[str]:
+    """Topics and subjects to declare without retain_on_delete, so that Pulumi's delete reaches the cluster:
+    those a decommission releases, or every one of a throwaway stack (never in a protected environment)."""
+    if topology.protected:
+        return set()
+    if throwaway:
+        everything = [*topology.topics, *plan.retain, *plan.release]
+        return {t.name for t in everything} | {s.subject for s in [*topology.subjects, *plan.retain_subjects,
+                                                                    *plan.release_subjects]}
+    return {t.name for t in plan.release} | {s.subject for s in plan.release_subjects}

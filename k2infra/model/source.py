@@ -40,6 +40,10 @@ class SourceDoc:
     def problem(self, path: KeyPath, message: str) -> Problem:
         return Problem(self.file, self.line_of(path), dotted(path), message)
 
+    def where(self, path: KeyPath) -> str:
+        """file:line: key, the place messages point at."""
+        return str(self.problem(path, "")).rstrip(": ")
+
 
 def dotted(path: KeyPath) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path)

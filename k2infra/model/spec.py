@@ -87,7 +87,8 @@ class EnvironmentSpec(_Spec):
     max_partitions: Count | None = None
     # Protected environments never delete a topic, even one listed for decommissioning.
     protected: StrictBool = False
-    # Topics (full names) that may be deleted because their exchange or data type was removed.
+    # Topics and subjects (full names) that may be deleted because their exchange, asset class or data
+    # type was removed. A subject is deleted only once no topic uses it, and only softly.
     decommission: list[StrictStr] = []
 
 
@@ -96,9 +97,19 @@ class SchemaRegistrySpec(_Spec):
     subject_pattern: StrictStr = SUBJECT_PATTERN
 
 
+class DataLossAcknowledgement(_Spec):
+    """A reviewed change that loses data or breaks writers (e.g. a retention cut), allowed on purpose."""
+
+    topics: Annotated[list[StrictStr], Field(min_length=1)]  # names or patterns such as market.*.trades.*
+    change: StrictStr  # the topic config key, e.g. retention.ms
+    to: ConfigValue  # the new value being acknowledged, e.g. 1h
+    reason: Annotated[StrictStr, Field(min_length=1)]
+
+
 class TopologySpec(_Spec):
     asset_classes: dict[StrictStr, AssetClassSpec]
     data_types: dict[StrictStr, DataTypeSpec]
     defaults: DefaultsSpec = DefaultsSpec()
     environments: dict[StrictStr, EnvironmentSpec] = {}
     schema_registry: SchemaRegistrySpec = SchemaRegistrySpec()
+    acknowledged_data_loss: list[DataLossAcknowledgement] = []

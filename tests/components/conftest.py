@@ -21,19 +21,17 @@ from pulumi.runtime.sync_await import _sync_await
 
 from k2infra.components import guard
 from k2infra.model.plan import ObservedTopic
+from k2infra.model.stack_record import StackRecord
 from k2infra.observe import Unreachable
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, previous_outputs: dict[str, Any] | None = None) -> None:
+    def __init__(self) -> None:
         self.resources: list[MockResourceArgs] = []
-        self.previous_outputs = previous_outputs or {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        if args.typ == "pulumi:pulumi:StackReference":  # the program reads its own last outputs
-            return args.name, {"name": args.name, "outputs": self.previous_outputs, "secretOutputNames": []}
         self.resources.append(args)
         state = dict(args.inputs)
         if args.typ == DYNAMIC:
@@ -70,6 +68,7 @@ class FakeCluster:
 
     topics: dict[str, ObservedTopic] = field(default_factory=dict)
     schemas: dict[str, list[str]] = field(default_factory=dict)
+    state: StackRecord = field(default_factory=StackRecord)  # the stack's own state, as `stack export` gives it
     reachable: bool = True
     seen_configs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,13 +89,15 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     fake = FakeCluster()
     monkeypatch.setattr(guard, "observe_topics", fake.observe_topics)
     monkeypatch.setattr(guard, "registered_versions", fake.registered_versions)
+    monkeypatch.setattr(guard, "read_stack_state", lambda: fake.state)
+    monkeypatch.setattr(guard, "measured", lambda *args: "")  # what a cut deletes is measured in tests/e2e
     return fake
 
 
 def run_program(project: Path, config: dict[str, str], stack: str = "dev",
-                secret_keys: tuple[str, ...] = (), previous_outputs: dict[str, Any] | None = None) -> ProgramRun:
+                secret_keys: tuple[str, ...] = ()) -> ProgramRun:
     """Run the project's __main__.py with `config` (k2:* keys) under mocks; return what it declared."""
-    mocks = RecordingMocks(previous_outputs)
+    mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="k2", stack=stack, preview=False)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     run = ProgramRun(mocks.resources)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from k2infra.model import load_topology
-from k2infra.model.plan import ObservedTopic
+from k2infra.model.plan import ManagedSubject, ObservedTopic
+from k2infra.model.stack_record import StackRecord
 from tests.components.conftest import DYNAMIC, LOCAL, run_program
 from tests.conftest import ROOT
 
@@ -15,38 +16,38 @@ TOPIC = "kafka:index/topic:Topic"
 SHIPPED = (ROOT / "topics.yaml").read_text()
 
 
-def deployed(cluster, project, change=None):
-    """Make the fake cluster hold the shipped topology, as a previous `pulumi up` left it."""
+def deployed(cluster, project, change=None, released=()):
+    """Make the fake cluster and the stack's state hold the shipped topology, as a previous `pulumi up` left it."""
     topo = load_topology(project / "topics.yaml", "dev")
     for t in topo.topics:
         observed = ObservedTopic(t.name, t.partitions, t.replication_factor, dict(t.config))
         cluster.topics[t.name] = change(observed) if change else observed
     for s in topo.subjects:
         cluster.schemas[s.subject] = [s.schema]
-    return {"managed_topics": sorted(cluster.topics),
-            "subjects": [{"subject": s.subject, "schema": s.schema} for s in topo.subjects]}
+    cluster.state = StackRecord(dict(cluster.topics), {s.subject: ManagedSubject(s.subject, s.schema, s.compatibility)
+                                                        for s in topo.subjects}, released=frozenset(released))
 
 
 def test_partition_decrease_is_refused_before_anything_is_declared(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     (project / "topics.yaml").write_text(SHIPPED.replace("partitions: 40", "partitions: 12"))
     with pytest.raises(Exception, match=r"market.crypto.trades.binance: partitions 40 -> 12 refused") as raised:
-        run_program(project, LOCAL, previous_outputs=previous)
+        run_program(project, LOCAL)
     assert "Refused, nothing was changed" in str(raised.value)
 
 
 def test_replication_change_is_refused(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     config = {**LOCAL, "k2:environment": "prod"}
     with pytest.raises(Exception, match="replication factor 1 -> 3 refused"):
-        run_program(project, config, previous_outputs=previous)
+        run_program(project, config)
 
 
 def test_an_exchange_removed_from_topics_yaml_keeps_its_topics(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     start, end = SHIPPED.index("  equities:"), SHIPPED.index("  crypto:")
     (project / "topics.yaml").write_text(SHIPPED[:start] + SHIPPED[end:])
-    run = run_program(project, LOCAL, previous_outputs=previous)
+    run = run_program(project, LOCAL)
     declared = {r.name for r in run.of_type(TOPIC)}
     assert {"market.equities.trades.asx", "market.equities.quotes.asx",
             "market.equities.reference_data.asx"} <= declared  # still declared: Pulumi deletes nothing
@@ -57,13 +58,18 @@ def test_an_exchange_removed_from_topics_yaml_keeps_its_topics(project, cluster)
 
 
 def test_decommissioned_topics_are_the_only_ones_dropped(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     start, end = SHIPPED.index("  equities:"), SHIPPED.index("  crypto:")
     text = (SHIPPED[:start] + SHIPPED[end:]).replace(
         "    min_insync_replicas: 1\n  prod:",
         "    min_insync_replicas: 1\n    decommission: [market.equities.trades.asx]\n  prod:")
     (project / "topics.yaml").write_text(text)
-    run = run_program(project, LOCAL, previous_outputs=previous)
+    # First the listing releases the topic (declared still, without retain_on_delete)...
+    run = run_program(project, LOCAL)
+    assert "market.equities.trades.asx" in {r.name for r in run.of_type(TOPIC)}
+    # ...then, once the state says it is released, it is the only topic dropped.
+    deployed(cluster, project, released={"market.equities.trades.asx"})
+    run = run_program(project, LOCAL)
     declared = {r.name for r in run.of_type(TOPIC)}
     assert "market.equities.trades.asx" not in declared
     assert "market.equities.quotes.asx" in declared
@@ -71,35 +77,33 @@ def test_decommissioned_topics_are_the_only_ones_dropped(project, cluster):
 
 def test_existing_unmanaged_topics_are_imported(project, cluster):
     deployed(cluster, project)
-    run = run_program(project, LOCAL, previous_outputs={})
+    cluster.state = StackRecord()  # on the cluster, but this stack never managed them
+    run = run_program(project, LOCAL)
     imported = {r.name: r.resource_id for r in run.of_type(TOPIC)}
     assert imported["market.equities.trades.asx"] == "market.equities.trades.asx"
 
 
 def test_incompatible_schema_is_refused_naming_the_field(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     schema = json.loads((project / "schemas" / "trade.avsc").read_text())
     schema["fields"][3]["type"] = "string"  # price: double -> string
     (project / "schemas" / "trade.avsc").write_text(json.dumps(schema))
     with pytest.raises(Exception, match=r"market.equities.trades-value \(schemas/trade.avsc\): field 'price'"):
-        run_program(project, LOCAL, previous_outputs=previous)
+        run_program(project, LOCAL)
 
 
 def test_compatible_schema_change_goes_through(project, cluster):
-    previous = deployed(cluster, project)
+    deployed(cluster, project)
     schema = json.loads((project / "schemas" / "trade.avsc").read_text())
     schema["fields"].append({"name": "venue", "type": ["null", "string"], "default": None})
     (project / "schemas" / "trade.avsc").write_text(json.dumps(schema))
-    run = run_program(project, LOCAL, previous_outputs=previous)
+    run = run_program(project, LOCAL)
     subject = next(r for r in run.of_type(DYNAMIC) if r.inputs["subject"] == "market.crypto.trades-value")
     assert "venue" in subject.inputs["schema"]
 
 
-def test_unreachable_registry_falls_back_to_the_last_deployed_schemas(project, cluster, monkeypatch):
-    previous = deployed(cluster, project)
-    schema = json.loads((project / "schemas" / "quote.avsc").read_text())
-    schema["fields"] = [f for f in schema["fields"] if f["name"] != "sequence_number"]  # required, no default
-    (project / "schemas" / "quote.avsc").write_text(json.dumps(schema))
+def test_an_unreachable_registry_stops_the_update_before_anything_is_declared(project, cluster, monkeypatch):
+    deployed(cluster, project)
     from k2infra.components import guard
     from k2infra.observe import Unreachable
 
@@ -107,8 +111,9 @@ def test_unreachable_registry_falls_back_to_the_last_deployed_schemas(project, c
         raise Unreachable(f"cannot reach the schema registry at {url}")
 
     monkeypatch.setattr(guard, "registered_versions", unreachable)
-    with pytest.raises(Exception, match="field 'sequence_number' is required"):
-        run_program(project, LOCAL, previous_outputs=previous)
+    with pytest.raises(Exception, match=r"(?s)cannot reach the schema registry at http://127.0.0.1:8081.*"
+                                        "Nothing was changed"):
+        run_program(project, LOCAL)
 
 
 def test_unreachable_kafka_names_the_bootstrap_servers(project, cluster):
@@ -130,3 +135,35 @@ def test_first_deploy_to_a_fresh_stack_is_not_blocked_by_an_empty_cluster(projec
     run = run_program(project, LOCAL)
     assert len(run.of_type(TOPIC)) == 6
     assert not any(r.resource_id for r in run.of_type(TOPIC))  # created, not imported
+
+
+def test_docker_mode_treats_the_cluster_as_empty_only_before_its_containers_exist(project, cluster):
+    cluster.reachable = False
+    docker = {"k2:environment": "dev", "k2:cluster": "docker"}
+    run = run_program(project, docker)  # first deploy: this update creates the containers, nothing can exist yet
+    assert len(run.of_type(TOPIC)) == 6
+    cluster.state = StackRecord(containers=("urn:pulumi:dev::k2::docker:index/container:Container::k2-dev-kafka",))
+    with pytest.raises(Exception, match=r"(?s)cannot reach Kafka at 127.0.0.1:9092.*Nothing was changed"):
+        run_program(project, docker)
+
+
+def test_subjects_of_a_removed_asset_class_stay_declared_as_deployed(project, cluster):
+    deployed(cluster, project)
+    crypto_trades = cluster.state.subjects["market.crypto.trades-value"].schema
+    (project / "topics.yaml").write_text(SHIPPED[:SHIPPED.index("  crypto:")] + SHIPPED[SHIPPED.index("data_types:"):])
+    run = run_program(project, LOCAL)
+    subjects = {r.inputs["subject"]: r.inputs for r in run.of_type(DYNAMIC)}
+    assert len(subjects) == 6 and subjects["market.crypto.trades-value"]["schema"] == crypto_trades
+    assert run.outputs["retained_subjects"] == ["market.crypto.quotes-value", "market.crypto.reference_data-value",
+                                                "market.crypto.trades-value"]
+    assert {s["subject"] for s in run.outputs["subjects"]} == {"market.equities.quotes-value",
+                                                               "market.equities.reference_data-value",
+                                                               "market.equities.trades-value"}
+
+
+def test_a_retention_cut_is_refused_under_mocks_too(project, cluster):
+    deployed(cluster, project)
+    (project / "topics.yaml").write_text(SHIPPED.replace('retention.ms: "604800000"   # 7 days', "retention.ms: 1d"))
+    with pytest.raises(Exception, match=r"(?s)Refused, nothing was changed.*market.crypto.quotes.binance: "
+                                        r"retention.ms 604800000 -> 86400000 deletes every message older"):
+        run_program(project, LOCAL)

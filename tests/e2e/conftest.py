@@ -106,19 +106,47 @@ def stack_config(platform: PlatformState) -> dict[str, str]:
 
 
 @pytest.fixture
-def new_stack(tmp_path: Path, platform: PlatformState):
-    """A factory of fresh stacks; every stack it made is destroyed afterwards, pass or fail."""
+def new_stack(tmp_path: Path, platform: PlatformState, admin, registry):
+    """A factory of fresh stacks; every stack it made is destroyed afterwards, pass or fail, and the shared
+    cluster and registry are emptied (destroy keeps what is not a throwaway stack's), so tests stay apart."""
     made: list[PulumiStack] = []
 
-    def make(name: str = "e2e", topology: Path | str | None = None) -> PulumiStack:
+    def make(name: str = "e2e", topology: Path | str | None = None, throwaway: bool = False) -> PulumiStack:
         project = make_project(tmp_path / f"project-{name}", topology)
-        stack = PulumiStack(project, tmp_path / "backend", name).init(stack_config(platform))
+        config = {**stack_config(platform), **({"k2:allowTopicDeletion": "true"} if throwaway else {})}
+        stack = PulumiStack(project, tmp_path / "backend", name).init(config)
         made.append(stack)
         return stack
 
     yield make
     for stack in made:
         stack.run("destroy", "--yes", check=False)
+    empty_platform(admin, registry, platform.schema_registry_url)
+
+
+def empty_platform(admin, registry, registry_url: str, deadline_seconds: float = 120) -> None:
+    """Delete every market.* topic and purge every market.* subject (soft, then permanent)."""
+    names = list(topics_on_cluster(admin))
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=60).values():
+            future.result(timeout=90)
+    for subject in registry.get_subjects():
+        if subject.startswith("market."):
+            registry.delete_subject(subject, permanent=False)
+    for subject in deleted_subjects(registry_url):
+        registry.delete_subject(subject, permanent=True)
+    deadline = time.monotonic() + deadline_seconds
+    while topics_on_cluster(admin) and time.monotonic() < deadline:  # deletion completes asynchronously
+        time.sleep(0.2)
+    assert topics_on_cluster(admin) == {}, "market.* topics still being deleted"
+
+
+def deleted_subjects(registry_url: str) -> list[str]:
+    """market.* subjects, the soft-deleted included (the Confluent API's ?deleted=true listing)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{registry_url}/subjects?deleted=true", timeout=10) as reply:
+        return [s for s in json.loads(reply.read()) if s.startswith("market.")]
 
 
 def topics_on_cluster(admin, prefix: str = "market.") -> dict[str, int]:

@@ -45,7 +45,7 @@ from k2infra.clients import (
 )
 from tests.clients.samples import SAMPLES
 from tests.conftest import ROOT, make_project
-from tests.e2e.conftest import PulumiStack, stack_config, topics_on_cluster
+from tests.e2e.conftest import PulumiStack, empty_platform, stack_config, topics_on_cluster
 
 SYMBOLS = {"asx": ["BHP", "CBA", "CSL", "NAB", "WBC"], "binance": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]}
 ASSET_CLASS = {"asx": "equities", "binance": "crypto"}
@@ -62,9 +62,10 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(platform, tmp_path_factory) -> Deployed:
+def deployed(platform, tmp_path_factory, admin, registry) -> Deployed:
     base = tmp_path_factory.mktemp("clients")
-    stack = PulumiStack(make_project(base / "project"), base / "backend", "clients").init(stack_config(platform))
+    config = {**stack_config(platform), "k2:allowTopicDeletion": "true"}  # a throwaway stack
+    stack = PulumiStack(make_project(base / "project"), base / "backend", "clients").init(config)
     try:
         stack.up()
         outputs_file = base / "outputs.json"
@@ -72,6 +73,7 @@ def deployed(platform, tmp_path_factory) -> Deployed:
         yield Deployed(stack, outputs_file, load_stack_outputs(outputs_file))
     finally:
         stack.run("destroy", "--yes", check=False)
+        empty_platform(admin, registry, platform.schema_registry_url)
 
 
 @pytest.fixture(scope="module")

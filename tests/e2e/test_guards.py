@@ -89,10 +89,14 @@ def test_removing_an_exchange_deletes_nothing_until_decommissioned(new_stack, ad
     assert {t["exchange"] for t in outputs["topics"]} == {"binance"}
     stack.up("--expect-no-changes")  # the retained topics settle too
 
-    # The explicit decommission list deletes exactly what it names.
+    # The explicit decommission list deletes exactly what it names: the first update releases it from
+    # Pulumi's retain_on_delete, the next deletes it.
     stack.set_topology(without_asx.replace(
         "    min_insync_replicas: 1\n  prod:",
         "    min_insync_replicas: 1\n    decommission: [market.equities.trades.asx]\n  prod:"))
+    released = stack.up()
+    assert "market.equities.trades.asx is listed for decommissioning: this update releases it" in released.stdout
+    assert "market.equities.trades.asx" in topics_on_cluster(admin)
     stack.up()
     remaining = topics_on_cluster(admin)
     assert "market.equities.trades.asx" not in remaining and "market.equities.quotes.asx" in remaining

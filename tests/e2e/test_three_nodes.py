@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from confluent_kafka.admin import AdminClient
 
 from k2infra.local import LocalPlatform
+from k2infra.model.stack_record import parse_export
 from tests.e2e.conftest import topic_configs, topics_on_cluster
 
 
@@ -24,11 +27,13 @@ def test_prod_settings_apply_on_three_nodes(tmp_path, new_stack, platform):
         for name in topics_on_cluster(admin):
             assert {len(p.replicas) for p in topics[name].partitions.values()} == {3}, name
             assert topic_configs(admin, name)["min.insync.replicas"] == "2"
-        # Prod resources are protected: destroy refuses until they are unprotected on purpose.
+        # Prod resources are protected: destroy refuses until they are unprotected on purpose...
         assert stack.run("destroy", "--yes", check=False).returncode != 0
         assert len(topics_on_cluster(admin)) == 6
         stack.run("state", "unprotect", "--all", "--yes")
         stack.run("destroy", "--yes")
-        assert topics_on_cluster(admin) == {}
+        # ...and even then Pulumi only forgets them: retain_on_delete keeps every topic and its data.
+        assert len(topics_on_cluster(admin)) == 6
+        assert parse_export(json.loads(stack.run("stack", "export").stdout)).empty
     finally:
         local.down(wipe=True)

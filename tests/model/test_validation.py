@@ -29,6 +29,9 @@ class Case:
     environment: str = "dev"
 
 
+ACK = ('acknowledged_data_loss:\n  - topics: [market.*.trades.*]\n    change: retention.ms\n    to: 1h\n'
+       '    reason: "K2-142"\n')
+
 CASES = [
     Case("yaml-syntax", 'name: "Binance"', 'name: ["Binance"', None, "", "YAML syntax error"),
     Case("duplicate-exchange", "      binance:\n", "      binance:\n        name: x\n      binance:\n",
@@ -99,6 +102,25 @@ CASES = [
     Case("decommission-of-a-declared-topic", "    protected: true",
          "    protected: true\n    decommission:\n      - market.crypto.trades.binance",
          "- market.crypto.trades.binance", "decommission.[0]", "still declared", environment="prod"),
+    Case("decommission-of-a-declared-subject", "    protected: true",
+         "    protected: true\n    decommission:\n      - market.crypto.trades-value",
+         "- market.crypto.trades-value", "decommission.[0]", "still declared", environment="prod"),
+    # Acknowledged data loss: each entry names real topics, a change K2 refuses, a valid value and a reason.
+    Case("acknowledgement-of-an-unknown-change", "defaults:",
+         ACK.replace("retention.ms", "retention.msx") + "defaults:", "change: retention.msx",
+         "acknowledged_data_loss.[0].change", "did you mean 'retention.ms'"),
+    Case("acknowledgement-of-a-harmless-change", "defaults:", ACK.replace("retention.ms", "compression.type")
+         .replace("1h", "zstd") + "defaults:", "change: compression.type", "acknowledged_data_loss.[0].change",
+         "is not a change K2 refuses as data loss"),
+    Case("acknowledgement-with-a-bad-value", "defaults:", ACK.replace("1h", "one hour") + "defaults:",
+         "to: one hour", "acknowledged_data_loss.[0].to", "must be milliseconds"),
+    Case("acknowledgement-of-no-topic", "defaults:", ACK.replace("market.*.trades.*", "market.equities.trade.asx")
+         + "defaults:", "topics: [market.equities.trade.asx]", "acknowledged_data_loss.[0].topics.[0]",
+         "matches no topic in topics.yaml (did you mean 'market.equities.trades.asx'?)"),
+    Case("acknowledgement-without-a-reason", "defaults:", ACK.replace('\"K2-142\"', '\"\"') + "defaults:",
+         "reason:", "acknowledged_data_loss.[0].reason", "must not be empty"),
+    Case("acknowledgement-without-topics", "defaults:", ACK.replace("[market.*.trades.*]", "[]") + "defaults:",
+         "topics: []", "acknowledged_data_loss.[0].topics", "must list at least one"),
 ]
 
 
