@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k2infra.local.processes import PlatformError, find_java, start_process, stop_processes, wait_until
+from k2infra.local.processes import PlatformError, env_path, find_java, start_process, stop_processes, wait_until
 
 LOG4J2 = """\
 status = warn
@@ -36,7 +35,7 @@ class KafkaCluster:
 
     base_dir: Path
     nodes: list[KafkaNode]
-    lib: Path = field(default_factory=lambda: Path(os.environ.get("K2_KAFKA_LIB", "")))
+    lib: Path | None = field(default_factory=lambda: env_path("K2_KAFKA_LIB"))
     pids: list[int] = field(default_factory=list)
     sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
 
@@ -57,6 +56,9 @@ class KafkaCluster:
         return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes if n.sasl_port)
 
     def _classpath(self) -> str:
+        if self.lib is None:
+            raise PlatformError("K2_KAFKA_LIB is not set, so the Kafka jars cannot be found: "
+                                "run scripts/bootstrap first, then `. scripts/env.sh`")
         if not self.lib.is_dir():
             raise PlatformError(f"Kafka jars not found at {self.lib!s}: run scripts/bootstrap first")
         return f"{self.lib}/*"

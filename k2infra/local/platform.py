@@ -87,7 +87,22 @@ class LocalPlatform:
         return state
 
     def _ports(self, nodes: int, kafka_port: int | None, registry_port: int | None) -> tuple[list[int], list[int], int]:
-        picked = iter(free_ports(2 * nodes + 1))
+        given: list[tuple[str, int]] = []
+        if kafka_port:
+            given += [(f"broker {i + 1}", kafka_port + i) for i in range(nodes)]
+            given += [(f"controller {i + 1} (Kafka port + 100)", kafka_port + 100 + i) for i in range(nodes)]
+        if registry_port:
+            given.append(("the registry", registry_port))
+        bad = [f"{role}: {port}" for role, port in given if not 0 < port < 65536]
+        if bad:
+            raise PlatformError(f"ports out of range ({', '.join(bad)}); choose ports from 1 to 65535")
+        roles: dict[int, str] = {}
+        for role, port in given:
+            if port in roles:
+                raise PlatformError(f"port {port} would serve both {roles[port]} and {role}; choose a Kafka port "
+                                    "and a registry port whose ranges do not overlap")
+            roles[port] = role
+        picked = iter(free_ports(2 * nodes + 1, avoid=roles))
         if kafka_port:
             brokers = [kafka_port + i for i in range(nodes)]
             controllers = [kafka_port + 100 + i for i in range(nodes)]

@@ -11,12 +11,19 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
 class PlatformError(RuntimeError):
     """A local Kafka or registry could not be started or stopped; the message says what to do."""
+
+
+def env_path(variable: str) -> Path | None:
+    """The path in an environment variable that scripts/env.sh sets; None when it is unset or empty
+    (never the current directory, which an empty Path would silently mean)."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value else None
 
 
 def java_major(java: str) -> int | None:
@@ -49,15 +56,18 @@ def find_java(minimum: int) -> str:
     raise PlatformError(f"needs Java {minimum}+; found {found}. Install a JDK {minimum}+ or set JAVA_HOME.")
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free TCP ports on 127.0.0.1."""
-    sockets, ports = [], []
+def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` distinct free TCP ports on 127.0.0.1, none of them in `avoid`."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    avoided = set(avoid)
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-            ports.append(s.getsockname()[1])
+            sockets.append(s)  # kept bound until the end, so the OS cannot hand out the same port twice
+            if s.getsockname()[1] not in avoided:
+                ports.append(s.getsockname()[1])
     finally:
         for s in sockets:
             s.close()

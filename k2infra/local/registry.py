@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k2infra.local.processes import PlatformError, find_java, free_ports, start_process, stop_processes, wait_until
+from k2infra.local.processes import (
+    PlatformError,
+    env_path,
+    find_java,
+    free_ports,
+    start_process,
+    stop_processes,
+    wait_until,
+)
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
@@ -16,7 +23,7 @@ CCOMPAT_PATH = "/apis/ccompat/v7"
 class SchemaRegistry:
     base_dir: Path
     port: int
-    home: Path = field(default_factory=lambda: Path(os.environ.get("K2_REGISTRY_DIR", "")))
+    home: Path | None = field(default_factory=lambda: env_path("K2_REGISTRY_DIR"))
     pids: list[int] = field(default_factory=list)
 
     @property
@@ -24,6 +31,9 @@ class SchemaRegistry:
         return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
 
     def start(self, timeout: float = 120) -> None:
+        if self.home is None:
+            raise PlatformError("K2_REGISTRY_DIR is not set, so Apicurio Registry cannot be found: "
+                                "run scripts/bootstrap first, then `. scripts/env.sh`")
         jar = self.home / "quarkus-run.jar"
         if not jar.exists():
             raise PlatformError(f"Apicurio Registry not found at {self.home}: run scripts/bootstrap first")
@@ -35,7 +45,7 @@ class SchemaRegistry:
             f"-Dquarkus.http.port={self.port}",
             # Its management interface is built in and would take port 9000 on every instance.
             "-Dquarkus.management.host=127.0.0.1",
-            f"-Dquarkus.management.port={free_ports(1)[0]}",
+            f"-Dquarkus.management.port={free_ports(1, avoid=[self.port])[0]}",
             "-Dquarkus.log.level=WARN",
             "-Dquarkus.banner.enabled=false",
             "-jar", str(jar),

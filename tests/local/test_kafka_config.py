@@ -16,6 +16,8 @@ from k2infra.local.processes import PlatformError, alive, free_ports
 from k2infra.local.registry import SchemaRegistry
 from tests.local.conftest import Children, write_fake_java
 
+NOT_SET = r"^{} is not set, so {} cannot be found: run scripts/bootstrap first, then `\. scripts/env\.sh`$"
+
 
 def parse(properties: str) -> dict[str, str]:
     assert properties.endswith("\n")
@@ -149,6 +151,25 @@ def test_stop_stops_the_nodes_and_forgets_their_pids(tmp_path: Path, children: C
     assert not any(alive(p) for p in pids)
 
 
+@pytest.mark.parametrize("value", [None, ""])
+def test_without_k2_kafka_lib_the_jars_are_not_looked_for_in_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None):
+    if value is None:
+        monkeypatch.delenv("K2_KAFKA_LIB", raising=False)
+    else:
+        monkeypatch.setenv("K2_KAFKA_LIB", value)
+    monkeypatch.chdir(tmp_path)  # a current directory that is a directory: the old fallback would have passed
+    cluster = KafkaCluster.with_ports(tmp_path / "kafka", [19092], [19192])
+    assert cluster.lib is None
+    with pytest.raises(PlatformError, match=NOT_SET.format("K2_KAFKA_LIB", "the Kafka jars")):
+        cluster._classpath()
+    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    with pytest.raises(PlatformError, match="K2_KAFKA_LIB is not set"):
+        cluster.start(timeout=5)
+    assert cluster.pids == []
+
+
 # --- registry ------------------------------------------------------------------------------------
 
 
@@ -159,6 +180,23 @@ def test_registry_url_is_the_confluent_compatible_api(tmp_path: Path):
 def test_registry_home_comes_from_k2_registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("K2_REGISTRY_DIR", str(tmp_path / "apicurio"))
     assert SchemaRegistry(tmp_path, 18081).home == tmp_path / "apicurio"
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_registry_without_k2_registry_dir_is_a_platform_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              value: str | None):
+    if value is None:
+        monkeypatch.delenv("K2_REGISTRY_DIR", raising=False)
+    else:
+        monkeypatch.setenv("K2_REGISTRY_DIR", value)
+    (tmp_path / "quarkus-run.jar").write_text("")  # in the current directory, where the old fallback looked
+    monkeypatch.chdir(tmp_path)
+    registry = SchemaRegistry(tmp_path / "registry", free_ports(1)[0])
+    assert registry.home is None
+    with pytest.raises(PlatformError, match=NOT_SET.format("K2_REGISTRY_DIR", "Apicurio Registry")):
+        registry.start(timeout=5)
+    assert registry.pids == []
+    assert not (tmp_path / "registry").exists()
 
 
 def test_registry_start_without_apicurio_is_a_platform_error(tmp_path: Path):

@@ -164,6 +164,8 @@ def test_ports_picks_distinct_free_ones_when_none_are_given(platform: LocalPlatf
 def test_ports_lays_out_given_ports_from_the_kafka_port(platform: LocalPlatform):
     # A few candidate bases, as another program may hold base+1 or base+100 on a busy machine.
     for base in free_ports(5):
+        if base > 65535 - 102:
+            continue
         try:
             brokers, controllers, registry = platform._ports(3, base, None)
         except PlatformError:
@@ -174,6 +176,38 @@ def test_ports_lays_out_given_ports_from_the_kafka_port(platform: LocalPlatform)
         assert not port_open(registry)
         return
     pytest.fail("no candidate base port had its neighbours free")
+
+
+def test_ports_never_picks_a_given_registry_port_for_kafka(platform: LocalPlatform):
+    given = free_ports(1)[0]
+    for _ in range(20):
+        brokers, controllers, registry = platform._ports(3, None, given)
+        assert registry == given and given not in [*brokers, *controllers]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "kafka", "registry", "message"),
+    [(1, 20000, 20100, "port 20100 would serve both controller 1 (Kafka port + 100) and the registry"),
+     (3, 20000, 20001, "port 20001 would serve both broker 2 and the registry"),
+     (3, 20000, 20102, "port 20102 would serve both controller 3 (Kafka port + 100) and the registry")],
+)
+def test_ports_refuses_one_port_asked_for_twice(platform: LocalPlatform, nodes: int, kafka: int, registry: int,
+                                               message: str):
+    with pytest.raises(PlatformError, match=rf"^{re_escape(message)}; choose a Kafka port and a registry port"):
+        platform._ports(nodes, kafka, registry)
+
+
+def test_ports_refuses_ports_out_of_range(platform: LocalPlatform):
+    with pytest.raises(PlatformError, match=r"^ports out of range \(controller 1 \(Kafka port \+ 100\): 65600\)"):
+        platform._ports(1, 65500, None)
+    with pytest.raises(PlatformError, match=r"^ports out of range \(the registry: 70000\); choose ports from 1"):
+        platform._ports(1, None, 70000)
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
 
 
 def test_ports_refuses_a_kafka_port_in_use(platform: LocalPlatform, listening: int):

@@ -15,6 +15,7 @@ import pytest
 from k2infra.local.processes import (
     PlatformError,
     alive,
+    env_path,
     find_java,
     free_ports,
     java_major,
@@ -41,6 +42,12 @@ def test_free_ports_are_distinct_and_bindable():
     finally:
         for s in sockets:
             s.close()
+
+
+def test_free_ports_avoid_the_ports_given():
+    taken = free_ports(40)
+    ports = free_ports(5, avoid=taken)
+    assert len(set(ports)) == 5 and not set(ports) & set(taken)
 
 
 def test_port_open_while_listening_and_not_after_close():
@@ -169,6 +176,18 @@ def test_stop_processes_of_nothing_returns_at_once():
     started = time.monotonic()
     stop_processes([], grace_seconds=DEADLINE)
     assert time.monotonic() - started < DEADLINE
+
+
+# --- env_path ------------------------------------------------------------------------------------
+
+
+def test_env_path_is_none_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("K2_SOME_DIR", raising=False)
+    assert env_path("K2_SOME_DIR") is None
+    monkeypatch.setenv("K2_SOME_DIR", "")
+    assert env_path("K2_SOME_DIR") is None  # not Path(""), which is the current directory
+    monkeypatch.setenv("K2_SOME_DIR", str(tmp_path))
+    assert env_path("K2_SOME_DIR") == tmp_path
 
 
 # --- wait_until ----------------------------------------------------------------------------------
