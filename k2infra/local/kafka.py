@@ -6,7 +6,15 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k2infra.local.processes import PlatformError, env_path, find_java, start_process, stop_processes, wait_until
+from k2infra.local.processes import (
+    PlatformError,
+    ProcessRecord,
+    env_path,
+    find_java,
+    start_process,
+    stop_processes,
+    wait_until,
+)
 
 LOG4J2 = """\
 status = warn
@@ -36,7 +44,7 @@ class KafkaCluster:
     base_dir: Path
     nodes: list[KafkaNode]
     lib: Path | None = field(default_factory=lambda: env_path("K2_KAFKA_LIB"))
-    pids: list[int] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
     sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
 
     @classmethod
@@ -46,6 +54,10 @@ class KafkaCluster:
         nodes = [KafkaNode(i + 1, b, c, s)
                  for i, (b, c, s) in enumerate(zip(broker_ports, controller_ports, sasl, strict=True))]
         return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}))
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
 
     @property
     def bootstrap_servers(self) -> str:
@@ -132,7 +144,7 @@ class KafkaCluster:
         for node in self.nodes:
             node_dir = self.base_dir / f"node-{node.node_id}"
             args = [*self._java_args(java, node_dir), "kafka.Kafka", str(node_dir / "server.properties")]
-            self.pids.append(start_process(args, node_dir / "kafka.log"))
+            self.processes.append(ProcessRecord.of_child(start_process(args, node_dir / "kafka.log"), args))
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
@@ -153,5 +165,5 @@ class KafkaCluster:
         return len(metadata.brokers) == len(self.nodes)
 
     def stop(self) -> None:
-        stop_processes(self.pids)
-        self.pids.clear()
+        stop_processes(self.processes)
+        self.processes.clear()

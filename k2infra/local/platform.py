@@ -1,19 +1,23 @@
 """The local K2 platform: Kafka (1 or 3 nodes) and a schema registry, started and stopped as one.
 
-Its state (ports, pids) is kept in <dir>/platform.json so `k2 local down` and `status` find a
-platform started earlier, and `k2 local up` on a running, healthy platform changes nothing.
+Its state (ports, and each process's pid, start time and command line) is kept in <dir>/platform.json so
+`k2 local down` and `status` find a platform started earlier, and `k2 local up` on a running, healthy platform
+changes nothing. A process counts only while pid, start time and command line all still match, so a pid reused
+by another program is never signalled.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from k2infra.local.kafka import KafkaCluster
-from k2infra.local.processes import PlatformError, alive, free_ports, port_open, stop_processes
+from k2infra.local.processes import PlatformError, ProcessRecord, free_ports, port_open, stop_processes
 from k2infra.local.registry import SchemaRegistry
 
 
@@ -23,8 +27,20 @@ class PlatformState:
     broker_ports: list[int]
     controller_ports: list[int]
     registry_port: int
-    kafka_pids: list[int]
-    registry_pids: list[int]
+    kafka: list[ProcessRecord] = field(default_factory=list)
+    registry: list[ProcessRecord] = field(default_factory=list)
+
+    @property
+    def kafka_pids(self) -> list[int]:
+        return [p.pid for p in self.kafka]
+
+    @property
+    def registry_pids(self) -> list[int]:
+        return [p.pid for p in self.registry]
+
+    @property
+    def processes(self) -> list[ProcessRecord]:
+        return [*self.kafka, *self.registry]
 
     @property
     def bootstrap_servers(self) -> str:
@@ -33,6 +49,41 @@ class PlatformState:
     @property
     def schema_registry_url(self) -> str:
         return f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+
+    def complete(self) -> bool:
+        """One process per Kafka node and one registry: a state without them describes nothing running."""
+        return len(self.kafka) == self.nodes == len(self.broker_ports) and len(self.registry) == 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nodes": self.nodes, "broker_ports": self.broker_ports, "controller_ports": self.controller_ports,
+                "registry_port": self.registry_port, "kafka": [p.to_json() for p in self.kafka],
+                "registry": [p.to_json() for p in self.registry]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> PlatformState:
+        """Raises ValueError unless `data` is what to_json wrote."""
+        keys = {"nodes", "broker_ports", "controller_ports", "registry_port", "kafka", "registry"}
+        if not isinstance(data, dict) or set(data) != keys:
+            raise ValueError(f"not a platform state: {data!r}")
+        ints = [data["nodes"], data["registry_port"], *_list(data["broker_ports"]), *_list(data["controller_ports"])]
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ints):
+            raise ValueError(f"not a platform state: {data!r}")
+        return cls(data["nodes"], data["broker_ports"], data["controller_ports"], data["registry_port"],
+                   [ProcessRecord.from_json(p) for p in _list(data["kafka"])],
+                   [ProcessRecord.from_json(p) for p in _list(data["registry"])])
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"not a list: {value!r}")
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write atomically: a reader (or a crash) never sees half a file."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 class LocalPlatform:
@@ -43,13 +94,14 @@ class LocalPlatform:
 
     def state(self) -> PlatformState | None:
         try:
-            return PlatformState(**json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, TypeError):
+            return PlatformState.from_json(json.loads(self.state_file.read_text()))
+        except (OSError, ValueError):
             return None
 
     def running(self) -> bool:
+        """Whether every process of the recorded platform still runs: the very processes `up` started."""
         state = self.state()
-        return bool(state) and all(alive(p) for p in state.kafka_pids + state.registry_pids)  # type: ignore[union-attr]
+        return state is not None and state.complete() and all(p.running() for p in state.processes)
 
     def up(self, nodes: int = 1, kafka_port: int | None = 9092, registry_port: int | None = 8081,
            timeout: float = 180) -> PlatformState:
@@ -63,8 +115,11 @@ class LocalPlatform:
             self.echo(f"local platform already running: Kafka {current.bootstrap_servers}, "
                       f"registry {current.schema_registry_url}")
             return current
-        if current:
-            self.down(quiet=True)  # a half-dead platform: stop what is left, then start clean
+        if self.state_file.exists():
+            # Stale (processes gone or replaced) or half dead: stop what is still ours, then start clean.
+            self.echo(f"==> {self.state_file} records a platform that is not running (processes gone or "
+                      "replaced): starting fresh")
+            self._stop_recorded(current, quiet=True)
         brokers, controllers, registry = self._ports(nodes, kafka_port, registry_port)
         kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers)
         reg = SchemaRegistry(self.base_dir / "registry", registry)
@@ -78,12 +133,12 @@ class LocalPlatform:
             reg.start(timeout)
             self.echo(f"    registry ready in {time.monotonic() - t:.1f}s")
         except BaseException:
-            kafka.stop()
             reg.stop()
+            kafka.stop()
             raise
-        state = PlatformState(nodes, brokers, controllers, registry, kafka.pids, reg.pids)
+        state = PlatformState(nodes, brokers, controllers, registry, list(kafka.processes), list(reg.processes))
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(asdict(state), indent=2))
+        write_json(self.state_file, state.to_json())
         return state
 
     def _ports(self, nodes: int, kafka_port: int | None, registry_port: int | None) -> tuple[list[int], list[int], int]:
@@ -116,14 +171,43 @@ class LocalPlatform:
         return brokers, controllers, registry
 
     def down(self, quiet: bool = False, wipe: bool = False) -> None:
-        state = self.state()
-        if state:
-            if not quiet:
-                self.echo(f"==> stopping local platform (Kafka {state.bootstrap_servers})")
-            stop_processes(state.registry_pids, grace_seconds=15)
-            stop_processes(state.kafka_pids, grace_seconds=30)
-            self.state_file.unlink(missing_ok=True)
-        elif not quiet:
-            self.echo("no local platform running")
+        """Stop the platform's processes (only those still the ones `up` started); with `wipe`, also delete
+        the directory."""
+        self._stop_recorded(self.state(), quiet)
         if wipe and self.base_dir.exists():
             shutil.rmtree(self.base_dir)
+
+    def _unverifiable_pids(self) -> list[int]:
+        """The bare pids an older k2's platform.json named (kafka_pids, registry_pids), for the user to check."""
+        try:
+            data = json.loads(self.state_file.read_text())
+            return [p for key in ("kafka_pids", "registry_pids") for p in data.get(key, [])
+                    if isinstance(p, int) and not isinstance(p, bool)]
+        except (OSError, ValueError, AttributeError, TypeError):
+            return []
+
+    def _stop_recorded(self, state: PlatformState | None, quiet: bool) -> None:
+        if state is None:
+            if self.state_file.exists():
+                # Said even when quiet: the file goes, and with it the only note of what may still run.
+                pids = self._unverifiable_pids()
+                self.echo(f"{self.state_file} is unreadable (written by an older k2?): no process signalled"
+                          + (f"; it names pid(s) {pids}, which cannot be checked (no start time or command "
+                             "line): if they are still Kafka or the registry, stop them with `kill PID`" if pids
+                             else ""))
+                self.state_file.unlink()
+            elif not quiet:
+                self.echo("no local platform running")
+            return
+        started = time.monotonic()
+        if not quiet:
+            self.echo(f"==> stopping local platform (Kafka {state.bootstrap_servers})")
+        for what, procs in (("registry", state.registry), ("Kafka", state.kafka)):
+            foreign = [p.pid for p in procs if not p.running()]
+            if foreign and not quiet:
+                self.echo(f"    {what} pid(s) {foreign}: gone or now another program's, left alone")
+        stop_processes(state.registry, grace_seconds=15)
+        stop_processes(state.kafka, grace_seconds=30)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            self.echo(f"    stopped in {time.monotonic() - started:.1f}s")

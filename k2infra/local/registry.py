@@ -8,6 +8,7 @@ from pathlib import Path
 
 from k2infra.local.processes import (
     PlatformError,
+    ProcessRecord,
     env_path,
     find_java,
     free_ports,
@@ -24,7 +25,11 @@ class SchemaRegistry:
     base_dir: Path
     port: int
     home: Path | None = field(default_factory=lambda: env_path("K2_REGISTRY_DIR"))
-    pids: list[int] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
 
     @property
     def url(self) -> str:
@@ -50,7 +55,8 @@ class SchemaRegistry:
             "-Dquarkus.banner.enabled=false",
             "-jar", str(jar),
         ]
-        self.pids.append(start_process(args, self.base_dir / "registry.log", cwd=self.home))
+        self.processes.append(ProcessRecord.of_child(
+            start_process(args, self.base_dir / "registry.log", cwd=self.home), args))
         wait_until(self.ready, timeout, f"Schema registry ({self.url})", self.pids, self.base_dir / "registry.log")
 
     def ready(self) -> bool:
@@ -61,5 +67,5 @@ class SchemaRegistry:
             return False
 
     def stop(self) -> None:
-        stop_processes(self.pids, grace_seconds=15)
-        self.pids.clear()
+        stop_processes(self.processes, grace_seconds=15)
+        self.processes.clear()

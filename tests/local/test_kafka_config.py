@@ -144,11 +144,12 @@ def test_start_without_jars_fails_before_launching_anything(tmp_path: Path, monk
 
 def test_stop_stops_the_nodes_and_forgets_their_pids(tmp_path: Path, children: Children):
     cluster = KafkaCluster.with_ports(tmp_path, [19092], [19192])
-    pids = [children.sleeper("node") for _ in range(2)]
-    cluster.pids.extend(pids)
+    records = [children.record("node") for _ in range(2)]
+    cluster.processes.extend(records)
+    assert cluster.pids == [r.pid for r in records]
     cluster.stop()
-    assert cluster.pids == []
-    assert not any(alive(p) for p in pids)
+    assert cluster.pids == [] and cluster.processes == []
+    assert not any(alive(r.pid) for r in records)
 
 
 @pytest.mark.parametrize("value", [None, ""])

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from k2infra.local.platform import LocalPlatform, PlatformState
-from k2infra.local.processes import PlatformError, alive, free_ports, port_open
+from k2infra.local.processes import PlatformError, ProcessRecord, alive, free_ports, port_open
 from tests.local.conftest import Children, write_fake_java
 
 
@@ -40,27 +39,51 @@ def listening() -> Iterator[int]:
         yield server.getsockname()[1]
 
 
-def state_of(nodes: int, kafka_pids: list[int], registry_pids: list[int]) -> PlatformState:
+@pytest.fixture
+def no_kafka_jars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Kafka jars: a start fails before any Java process is launched (the fake java is never run as Kafka)."""
+    monkeypatch.setenv("K2_KAFKA_LIB", str(tmp_path / "no-jars"))
+    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+
+
+def state_of(nodes: int, kafka: list[ProcessRecord], registry: list[ProcessRecord]) -> PlatformState:
     brokers = [19092 + i for i in range(nodes)]
     return PlatformState(nodes=nodes, broker_ports=brokers, controller_ports=[p + 100 for p in brokers],
-                         registry_port=18081, kafka_pids=kafka_pids, registry_pids=registry_pids)
+                         registry_port=18081, kafka=kafka, registry=registry)
 
 
 def save(platform: LocalPlatform, state: PlatformState) -> None:
     """Write platform.json as up() does."""
     platform.base_dir.mkdir(parents=True, exist_ok=True)
-    platform.state_file.write_text(json.dumps(asdict(state), indent=2))
+    platform.state_file.write_text(json.dumps(state.to_json(), indent=2))
+
+
+def tree(directory: Path) -> dict[str, bytes | None]:
+    """Every path under `directory` with its bytes (None for directories): to show that nothing changed."""
+    return {str(p.relative_to(directory)): None if p.is_dir() else p.read_bytes() for p in directory.rglob("*")}
+
+
+def kafka_record_of_the_past(pid: int, start_time: float) -> ProcessRecord:
+    """What up() recorded for a Kafka node that has since gone, its pid given to someone else."""
+    return ProcessRecord(pid, start_time, ("/usr/bin/java", "-Xmx512m", "-cp", "/lib/*", "kafka.Kafka",
+                                           "/k2/kafka/node-1/server.properties"))
 
 
 # --- state ---------------------------------------------------------------------------------------
 
 
 def test_state_round_trips_platform_json(platform: LocalPlatform):
-    state = state_of(3, [101, 102, 103], [104])
+    kafka = [ProcessRecord(101 + i, 1795000000.5 + i, ("java", "kafka.Kafka", f"node-{i}")) for i in range(3)]
+    registry = [ProcessRecord(104, 1795000010.25, ("java", "-jar", "quarkus-run.jar"))]
+    state = state_of(3, kafka, registry)
     save(platform, state)
     assert platform.state_file == platform.base_dir / "platform.json"
+    on_disk = json.loads(platform.state_file.read_text())
+    assert on_disk["kafka"][0] == {"pid": 101, "start_time": 1795000000.5, "cmdline": ["java", "kafka.Kafka", "node-0"]}
     loaded = platform.state()
     assert loaded == state
+    assert loaded.kafka_pids == [101, 102, 103] and loaded.registry_pids == [104]
     assert loaded.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
     assert loaded.schema_registry_url == "http://127.0.0.1:18081/apis/ccompat/v7"
 
@@ -68,6 +91,11 @@ def test_state_round_trips_platform_json(platform: LocalPlatform):
 def test_state_is_none_without_a_file(platform: LocalPlatform):
     assert platform.state() is None
     assert not platform.running()
+
+
+RECORD = {"pid": 1, "start_time": 1.0, "cmdline": ["java"]}
+GOOD = {"nodes": 1, "broker_ports": [19092], "controller_ports": [19192], "registry_port": 18081,
+        "kafka": [RECORD], "registry": [{**RECORD, "pid": 2}]}
 
 
 @pytest.mark.parametrize(
@@ -79,12 +107,23 @@ def test_state_is_none_without_a_file(platform: LocalPlatform):
         "null",
         "[1, 3]",
         '{"nodes": 1}',  # keys missing
-        json.dumps({**asdict(state_of(1, [1], [2])), "extra": True}),  # a key it does not know
+        json.dumps({**GOOD, "extra": True}),  # a key it does not know
+        json.dumps({**GOOD, "registry_port": "18081"}),
+        json.dumps({**GOOD, "kafka": [{**RECORD, "pid": "1"}]}),
+        json.dumps({**GOOD, "kafka": [{**RECORD, "cmdline": []}]}),
+        json.dumps({**GOOD, "kafka": [{"pid": 1, "start_time": 1.0}]}),  # no command line
+        json.dumps({**GOOD, "kafka": 7}),
+        # What an older k2 wrote: bare pids, which cannot tell the processes it started from later ones.
+        json.dumps({"nodes": 1, "broker_ports": [19092], "controller_ports": [19192], "registry_port": 18081,
+                    "kafka_pids": [1], "registry_pids": [2]}),
     ],
-    ids=["empty", "not-json", "truncated", "null", "list", "missing-keys", "unknown-key"],
+    ids=["empty", "not-json", "truncated", "null", "list", "missing-keys", "unknown-key", "port-not-int",
+         "pid-not-int", "empty-cmdline", "record-without-cmdline", "records-not-a-list", "bare-pids"],
 )
 def test_state_is_none_for_a_corrupt_file(platform: LocalPlatform, text: str):
     platform.base_dir.mkdir(parents=True)
+    platform.state_file.write_text(json.dumps(GOOD))
+    assert platform.state() is not None  # the baseline is valid, so each variant fails for its own reason
     platform.state_file.write_text(text)
     assert platform.state() is None
     assert not platform.running()
@@ -97,11 +136,36 @@ def test_state_is_none_for_a_file_that_is_not_utf8(platform: LocalPlatform):
 
 
 def test_running_only_when_every_process_is_alive(platform: LocalPlatform, children: Children, dead_pid: int):
-    kafka, registry = children.sleeper("kafka"), children.sleeper("registry")
+    kafka, registry = children.record("kafka"), children.record("registry")
     save(platform, state_of(1, [kafka], [registry]))
     assert platform.running()
-    save(platform, state_of(1, [kafka], [dead_pid]))
+    save(platform, state_of(1, [kafka], [kafka_record_of_the_past(dead_pid, registry.start_time)]))
     assert not platform.running()
+
+
+def test_not_running_without_processes(platform: LocalPlatform, children: Children):
+    kafka, registry = children.record("kafka"), children.record("registry")
+    save(platform, state_of(1, [], []))
+    assert not platform.running()  # a state that names no process describes nothing running
+    save(platform, state_of(1, [kafka], []))
+    assert not platform.running()
+    save(platform, state_of(3, [kafka], [registry]))  # one process for three nodes
+    assert not platform.running()
+    save(platform, state_of(1, [kafka], [registry]))
+    assert platform.running()
+
+
+@pytest.mark.parametrize("replaced", ["start-time", "command-line"])
+def test_a_pid_now_held_by_another_process_is_not_running(platform: LocalPlatform, children: Children,
+                                                          replaced: str):
+    stranger = children.record("stranger")  # has the pid the recorded Kafka node had
+    if replaced == "start-time":  # the usual case: same pid, a later process
+        kafka = ProcessRecord(stranger.pid, stranger.start_time - 3600, stranger.cmdline)
+    else:
+        kafka = kafka_record_of_the_past(stranger.pid, stranger.start_time)
+    save(platform, state_of(1, [kafka], [children.record("registry")]))
+    assert not platform.running()
+    assert alive(stranger.pid)
 
 
 # --- up's guards ---------------------------------------------------------------------------------
@@ -115,17 +179,18 @@ def test_up_refuses_node_counts_other_than_1_and_3(platform: LocalPlatform, node
 
 
 def test_up_on_a_running_platform_changes_nothing(platform: LocalPlatform, children: Children, echo: Echo):
-    state = state_of(1, [children.sleeper("kafka")], [children.sleeper("registry")])
+    state = state_of(1, [children.record("kafka")], [children.record("registry")])
     save(platform, state)
+    before = tree(platform.base_dir)
     assert platform.up(nodes=1) == state
     assert echo == ["local platform already running: Kafka 127.0.0.1:19092, "
                     "registry http://127.0.0.1:18081/apis/ccompat/v7"]
     assert all(alive(p) for p in state.kafka_pids + state.registry_pids)
-    assert platform.state() == state
+    assert tree(platform.base_dir) == before
 
 
 def test_up_refuses_to_resize_a_running_platform(platform: LocalPlatform, children: Children):
-    state = state_of(1, [children.sleeper("kafka")], [children.sleeper("registry")])
+    state = state_of(1, [children.record("kafka")], [children.record("registry")])
     save(platform, state)
     with pytest.raises(PlatformError, match=r"a 1-node platform is running in .*run `k2 local down` first"):
         platform.up(nodes=3)
@@ -134,19 +199,29 @@ def test_up_refuses_to_resize_a_running_platform(platform: LocalPlatform, childr
 
 
 def test_up_on_a_half_dead_platform_stops_what_is_left_and_a_failed_start_leaves_no_state(
-        platform: LocalPlatform, children: Children, dead_pid: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        echo: Echo):
-    survivor = children.sleeper("registry")
-    save(platform, state_of(1, [dead_pid], [survivor]))
-    # No Kafka jars: the start fails before any Java process is launched (the fake java is never run as Kafka).
-    monkeypatch.setenv("K2_KAFKA_LIB", str(tmp_path / "no-jars"))
-    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
-    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+        platform: LocalPlatform, children: Children, dead_pid: int, no_kafka_jars: None, echo: Echo):
+    survivor = children.record("registry")
+    save(platform, state_of(1, [kafka_record_of_the_past(dead_pid, survivor.start_time)], [survivor]))
     with pytest.raises(PlatformError, match=r"Kafka jars not found at .*/no-jars: run scripts/bootstrap first"):
         platform.up(nodes=1, kafka_port=None, registry_port=None)
-    assert not alive(survivor)  # the half-dead platform's leftover process was stopped
+    assert not alive(survivor.pid)  # the half-dead platform's leftover process was stopped
     assert platform.state() is None and not platform.state_file.exists()
+    assert echo[0] == f"==> {platform.state_file} records a platform that is not running (processes gone or " \
+                      "replaced): starting fresh"
     assert not any("stopping" in line for line in echo)  # quietly
+
+
+def test_up_on_a_stale_state_leaves_a_reused_pid_alone_and_starts_fresh(
+        platform: LocalPlatform, children: Children, no_kafka_jars: None, echo: Echo):
+    stranger = children.record("stranger")
+    save(platform, state_of(1, [kafka_record_of_the_past(stranger.pid, stranger.start_time - 3600)],
+                            [kafka_record_of_the_past(stranger.pid, stranger.start_time - 3600)]))
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+    assert any("starting fresh" in line for line in echo)
+    assert any(line.startswith("==> starting Kafka 1 node(s)") for line in echo)  # it did try to start anew
+    assert alive(stranger.pid)  # never signalled
+    assert not platform.state_file.exists()
 
 
 # --- ports ---------------------------------------------------------------------------------------
@@ -246,26 +321,56 @@ def test_down_without_a_platform_says_so(platform: LocalPlatform, echo: Echo):
 
 
 def test_down_stops_the_processes_and_forgets_the_state(platform: LocalPlatform, children: Children, echo: Echo):
-    kafka = [children.sleeper("kafka") for _ in range(3)]
-    registry = [children.sleeper("registry")]
+    kafka = [children.record("kafka") for _ in range(3)]
+    registry = [children.record("registry")]
     save(platform, state_of(3, kafka, registry))
     (platform.base_dir / "kafka").mkdir()
     platform.down()
-    assert echo == ["==> stopping local platform (Kafka 127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094)"]
-    assert not any(alive(p) for p in kafka + registry)
+    assert echo[0] == "==> stopping local platform (Kafka 127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094)"
+    assert echo[1].startswith("    stopped in ") and len(echo) == 2
+    assert not any(alive(p.pid) for p in kafka + registry)
     assert not platform.state_file.exists()
     assert (platform.base_dir / "kafka").is_dir()  # data is kept without wipe
     platform.down()
     assert echo[-1] == "no local platform running"
 
 
-def test_down_with_wipe_removes_the_directory(platform: LocalPlatform, children: Children, echo: Echo):
-    pid = children.sleeper("kafka")
-    save(platform, state_of(1, [pid], []))
+def test_down_leaves_a_pid_that_another_process_now_has_alone(platform: LocalPlatform, children: Children,
+                                                               echo: Echo):
+    stranger = children.record("stranger")
+    registry = children.record("registry")
+    save(platform, state_of(1, [kafka_record_of_the_past(stranger.pid, stranger.start_time - 3600)], [registry]))
+    assert not platform.running()
+    platform.down()
+    assert alive(stranger.pid)  # not signalled: its pid, another process
+    assert not alive(registry.pid)  # the registry still was ours: stopped
+    assert f"    Kafka pid(s) [{stranger.pid}]: gone or now another program's, left alone" in echo
+    assert not platform.state_file.exists()
+
+
+def test_down_of_an_unreadable_state_signals_nothing_and_says_so(platform: LocalPlatform, children: Children,
+                                                                 echo: Echo):
+    pid = children.sleeper("old-kafka")
+    platform.base_dir.mkdir()
+    platform.state_file.write_text(json.dumps({"nodes": 1, "kafka_pids": [pid], "registry_pids": []}))
+    platform.down()
+    assert alive(pid)
+    assert echo == [f"{platform.state_file} is unreadable (written by an older k2?): no process signalled; it names "
+                    f"pid(s) [{pid}], which cannot be checked (no start time or command line): if they are still "
+                    "Kafka or the registry, stop them with `kill PID`"]
+    assert not platform.state_file.exists()
+    platform.state_file.write_text("{")
+    platform.down(quiet=True)  # said even when quiet: the file goes
+    assert echo[-1] == f"{platform.state_file} is unreadable (written by an older k2?): no process signalled"
+
+
+def test_down_with_wipe_removes_the_directory(platform: LocalPlatform, children: Children):
+    kafka = children.record("kafka")
+    save(platform, state_of(1, [kafka], [children.record("registry")]))
     (platform.base_dir / "kafka" / "node-1" / "data").mkdir(parents=True)
     (platform.base_dir / "kafka" / "node-1" / "data" / "meta.properties").write_text("x=1\n")
     platform.down(wipe=True)
-    assert not alive(pid)
+    assert not alive(kafka.pid)
     assert not platform.base_dir.exists()
 
 
