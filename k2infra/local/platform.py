@@ -129,7 +129,7 @@ class LocalPlatform:
             kafka.start(timeout)
             self.echo(f"    Kafka ready in {time.monotonic() - started:.1f}s")
             t = time.monotonic()
-            self.echo(f"==> starting schema registry (Apicurio, Confluent API) on {reg.url}")
+            self.echo(f"==> starting schema registry (Apicurio, Confluent API, data in {reg.data_dir}) on {reg.url}")
             reg.start(timeout)
             self.echo(f"    registry ready in {time.monotonic() - t:.1f}s")
         except BaseException:

@@ -200,6 +200,28 @@ def test_registry_without_k2_registry_dir_is_a_platform_error(tmp_path: Path, mo
     assert not (tmp_path / "registry").exists()
 
 
+def test_registry_keeps_its_data_in_an_h2_file_under_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    registry = SchemaRegistry(Path("platform") / "registry", 18081, home=tmp_path / "apicurio")
+    assert registry.data_dir == Path("platform") / "registry" / "data"
+    # Absolute: Apicurio runs in its own directory, where a relative path would land.
+    expected = f"jdbc:h2:file:{tmp_path / 'platform' / 'registry' / 'data' / 'registry'};WRITE_DELAY=0"
+    assert registry.database_url == expected
+    args = registry.args("java", tmp_path / "apicurio" / "quarkus-run.jar", 19000)
+    assert args[:3] == ["java", "-Xms64m", "-Xmx384m"]
+    assert args[-2:] == ["-jar", str(tmp_path / "apicurio" / "quarkus-run.jar")]
+    assert "-Dapicurio.storage.kind=sql" in args
+    assert "-Dapicurio.storage.sql.kind=h2" in args
+    assert f"-Dapicurio.datasource.url={expected}" in args
+    assert "-Dquarkus.http.port=18081" in args and "-Dquarkus.management.port=19000" in args
+
+
+def test_registry_refuses_a_directory_a_jdbc_url_cannot_carry(tmp_path: Path):
+    registry = SchemaRegistry(tmp_path / "a;b" / "registry", 18081)
+    with pytest.raises(PlatformError, match=r"contains ';', which a JDBC URL cannot carry; choose another --dir$"):
+        _ = registry.database_url
+
+
 def test_registry_start_without_apicurio_is_a_platform_error(tmp_path: Path):
     home = tmp_path / "apicurio"
     home.mkdir()  # there, but without quarkus-run.jar
