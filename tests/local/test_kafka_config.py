@@ -1,5 +1,6 @@
-"""What of k2infra.local.kafka and .registry works without starting Java: the broker configs for one and
-three nodes, the SASL listener, and the errors when the jars or the registry are missing."""
+"""What of k2infra.local.kafka and .registry works without starting a broker or a registry: the broker configs
+for one and three nodes, the SASL listener, cluster ids and formatting (with Kafka's real storage tool), the
+registry's command line and storage, and the errors when the jars or the registry are missing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.local.kafka import KafkaCluster
+from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import PlatformError, alive, free_ports
 from k2infra.local.registry import SchemaRegistry
 from tests.local.conftest import Children, write_fake_java
@@ -169,6 +170,65 @@ def test_without_k2_kafka_lib_the_jars_are_not_looked_for_in_the_current_directo
     with pytest.raises(PlatformError, match="K2_KAFKA_LIB is not set"):
         cluster.start(timeout=5)
     assert cluster.pids == []
+
+
+# --- cluster ids and formatting ------------------------------------------------------------------
+
+
+def test_new_cluster_ids_are_kafka_uuids():
+    import base64
+
+    ids = {new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cluster_id in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id) and not cluster_id.startswith("-")
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_read_cluster_id(tmp_path: Path):
+    assert read_cluster_id(tmp_path) is None
+    (tmp_path / "meta.properties").write_text("#\n#Thu Nov 27 10:00:00 UTC 2026\nnode.id=1\ndirectory.id=x\n"
+                                              "version=1\ncluster.id=q1Sh-9_ISia_zwGINzRvyQ\n")
+    assert read_cluster_id(tmp_path) == "q1Sh-9_ISia_zwGINzRvyQ"
+    (tmp_path / "meta.properties").write_text("node.id=1\n")
+    assert read_cluster_id(tmp_path) is None
+
+
+@pytest.fixture
+def kafka_lib() -> Path:
+    lib = KafkaCluster(base_dir=Path("unused"), nodes=[]).lib
+    if lib is None or not lib.is_dir():
+        pytest.fail("the Kafka jars are needed: run the tests after scripts/bootstrap and `. scripts/env.sh`")
+    return lib
+
+
+def test_format_uses_the_cluster_id_given_keeps_formatted_nodes_and_adds_missing_ones(tmp_path: Path,
+                                                                                    kafka_lib: Path):
+    cluster_id = new_cluster_id()
+    one = KafkaCluster.with_ports(tmp_path, [19092], [19192])
+    assert one.format(cluster_id) == cluster_id  # Kafka's own storage tool accepts the id
+    meta = tmp_path / "node-1" / "data" / "meta.properties"
+    assert read_cluster_id(meta.parent) == cluster_id
+    first = meta.read_text()
+    assert one.format(cluster_id) == cluster_id
+    assert meta.read_text() == first  # formatted once, kept
+    # Without an id, the nodes already formatted say which cluster this is.
+    three = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194])
+    assert three.cluster_ids() == {1: cluster_id}
+    assert three.format() == cluster_id
+    assert three.cluster_ids() == {1: cluster_id, 2: cluster_id, 3: cluster_id}
+
+
+def test_format_refuses_nodes_of_another_cluster_before_formatting_any(tmp_path: Path, kafka_lib: Path):
+    old = new_cluster_id()
+    KafkaCluster.with_ports(tmp_path, [19092], [19192]).format(old)
+    three = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194])
+    other = new_cluster_id()
+    with pytest.raises(PlatformError, match=rf"^Kafka storage in {re.escape(str(tmp_path))} is not all cluster "
+                                            rf"{re.escape(other)}: node-1 belongs to cluster {re.escape(old)}\. "
+                                            r"Nodes of two clusters cannot form one; wipe the platform"):
+        three.format(other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["node-1"]  # nothing formatted beside it
 
 
 # --- registry ------------------------------------------------------------------------------------

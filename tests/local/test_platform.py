@@ -1,5 +1,5 @@
-"""k2infra.local.platform without Java: its state file, guards, port choice and `down`, with real sockets and
-real child processes standing in for Kafka and the registry."""
+"""k2infra.local.platform without Java: its marker and state files, guards, port choice and `down`, with real
+sockets and real child processes standing in for Kafka and the registry."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.local.platform import LocalPlatform, PlatformState
+from k2infra.local.platform import MARKER, LocalPlatform, PlatformIdentity, PlatformState
 from k2infra.local.processes import PlatformError, ProcessRecord, alive, free_ports, port_open
 from tests.local.conftest import Children, write_fake_java
+
+CLUSTER_ID = "q1Sh-9_ISia_zwGINzRvyQ"
 
 
 class Echo(list[str]):
@@ -54,9 +56,22 @@ def state_of(nodes: int, kafka: list[ProcessRecord], registry: list[ProcessRecor
 
 
 def save(platform: LocalPlatform, state: PlatformState) -> None:
-    """Write platform.json as up() does."""
-    platform.base_dir.mkdir(parents=True, exist_ok=True)
+    """Write the marker and platform.json as up() does."""
+    mark(platform, state.nodes)
     platform.state_file.write_text(json.dumps(state.to_json(), indent=2))
+
+
+def mark(platform: LocalPlatform, nodes: int, cluster_id: str = CLUSTER_ID) -> None:
+    platform.base_dir.mkdir(parents=True, exist_ok=True)
+    platform.marker_file.write_text(json.dumps(PlatformIdentity(nodes, cluster_id).to_json()))
+
+
+def format_nodes(platform: LocalPlatform, nodes: int, cluster_id: str = CLUSTER_ID) -> None:
+    """Kafka data as `kafka-storage format` leaves it: a meta.properties per node."""
+    for i in range(1, nodes + 1):
+        data = platform.base_dir / "kafka" / f"node-{i}" / "data"
+        data.mkdir(parents=True)
+        (data / "meta.properties").write_text(f"cluster.id={cluster_id}\nnode.id={i}\nversion=1\n")
 
 
 def tree(directory: Path) -> dict[str, bytes | None]:
@@ -192,7 +207,9 @@ def test_up_on_a_running_platform_changes_nothing(platform: LocalPlatform, child
 def test_up_refuses_to_resize_a_running_platform(platform: LocalPlatform, children: Children):
     state = state_of(1, [children.record("kafka")], [children.record("registry")])
     save(platform, state)
-    with pytest.raises(PlatformError, match=r"a 1-node platform is running in .*run `k2 local down` first"):
+    with pytest.raises(PlatformError, match=r"^a 1-node platform is running in .*; its size cannot change: keep "
+                                            r"--nodes 1, or run `k2 local down --wipe --dir .*` first to start "
+                                            r"over with 3 \(this deletes its topics, messages and schemas\)$"):
         platform.up(nodes=3)
     assert all(alive(p) for p in state.kafka_pids + state.registry_pids)  # left running
     assert platform.state() == state
@@ -222,6 +239,112 @@ def test_up_on_a_stale_state_leaves_a_reused_pid_alone_and_starts_fresh(
     assert any(line.startswith("==> starting Kafka 1 node(s)") for line in echo)  # it did try to start anew
     assert alive(stranger.pid)  # never signalled
     assert not platform.state_file.exists()
+
+
+def test_up_writes_the_marker_first_and_a_rerun_keeps_its_cluster_id(platform: LocalPlatform, no_kafka_jars: None,
+                                                                     echo: Echo):
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+    marker = json.loads(platform.marker_file.read_text())
+    assert platform.marker_file.name == MARKER == "k2-platform.json"
+    assert set(marker) == {"k2_local_platform", "nodes", "cluster_id"}
+    assert marker["k2_local_platform"] == 1 and marker["nodes"] == 1
+    assert len(marker["cluster_id"]) == 22
+    assert echo[0] == f"==> starting Kafka 1 node(s) (KRaft, cluster {marker['cluster_id']}) on " + \
+        echo[0].rsplit(" on ", 1)[1]
+    assert sorted(e.name for e in platform.base_dir.iterdir()) == ["k2-platform.json", "kafka"]
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)  # a rerun converges on the same identity
+    assert json.loads(platform.marker_file.read_text()) == marker
+    # Nothing was stored yet, so the size may still change; the cluster id stays.
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=3, kafka_port=None, registry_port=None)
+    assert json.loads(platform.marker_file.read_text()) == {**marker, "nodes": 3}
+
+
+@pytest.mark.parametrize(("had", "asked"), [(1, 3), (3, 1)])
+def test_up_refuses_another_node_count_on_a_stopped_platform_and_changes_nothing(
+        platform: LocalPlatform, no_kafka_jars: None, had: int, asked: int, echo: Echo):
+    mark(platform, had)
+    format_nodes(platform, had)
+    (platform.base_dir / "registry" / "data").mkdir(parents=True)
+    before = tree(platform.base_dir)
+    expected = (rf"^{platform.base_dir} holds a {had}-node platform \(Kafka cluster {CLUSTER_ID}\), stopped; it "
+                rf"cannot be started with {asked} node\(s\): new nodes would be formatted as a second cluster "
+                rf"beside its data\. Start it with --nodes {had}, or run `k2 local down --wipe --dir "
+                rf"{platform.base_dir}` first to start over with {asked} \(this deletes its topics, messages and "
+                r"schemas\)\. Nothing was changed$")
+    with pytest.raises(PlatformError, match=expected):
+        platform.up(nodes=asked, kafka_port=None, registry_port=None)
+    assert tree(platform.base_dir) == before  # nothing formatted, no config written
+    assert echo == []
+
+
+def test_the_node_count_is_kept_by_registry_data_alone(platform: LocalPlatform, no_kafka_jars: None):
+    mark(platform, 1)
+    (platform.base_dir / "registry" / "data").mkdir(parents=True)
+    (platform.base_dir / "registry" / "data" / "registry.mv.db").write_bytes(b"H2")
+    with pytest.raises(PlatformError, match=r"holds a 1-node platform"):
+        platform.up(nodes=3, kafka_port=None, registry_port=None)
+
+
+def test_up_refuses_a_directory_that_is_not_a_platform(platform: LocalPlatform, echo: Echo):
+    platform.base_dir.mkdir()
+    (platform.base_dir / "notes.txt").write_text("mine\n")
+    with pytest.raises(PlatformError, match=rf"^refusing to start a platform in {platform.base_dir}: it has no "
+                                            r"k2-platform.json and holds notes.txt\. Choose another --dir"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+    assert tree(platform.base_dir) == {"notes.txt": b"mine\n"}
+
+
+def test_up_accepts_an_empty_directory(platform: LocalPlatform, no_kafka_jars: None):
+    platform.base_dir.mkdir()
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+    assert platform.marker_file.exists()
+
+
+def test_up_adopts_a_platform_an_older_k2_left_without_a_marker(platform: LocalPlatform, no_kafka_jars: None,
+                                                               echo: Echo):
+    format_nodes(platform, 3, "0ld-c1uster-id-from-k2A")
+    platform.state_file.write_text('{"nodes": 3, "kafka_pids": [1, 2, 3], "registry_pids": [4]}')
+    assert platform.identity() == PlatformIdentity(3, "0ld-c1uster-id-from-k2A")
+    with pytest.raises(PlatformError, match="Kafka jars not found"):
+        platform.up(nodes=3, kafka_port=None, registry_port=None)
+    assert echo[1].endswith("it names pid(s) [1, 2, 3, 4], which cannot be checked (no start time or command "
+                            "line): if they are still Kafka or the registry, stop them with `kill PID`")
+    assert echo[2] == f"==> adopting {platform.base_dir}, a platform from a k2 that wrote no k2-platform.json"
+    assert json.loads(platform.marker_file.read_text())["cluster_id"] == "0ld-c1uster-id-from-k2A"
+    with pytest.raises(PlatformError, match="holds a 3-node platform"):
+        platform.up(nodes=1, kafka_port=None, registry_port=None)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{"kafka/node-1/data/meta.properties": "node.id=1\n"},  # no cluster id
+     {"kafka/node-1/data/meta.properties": "cluster.id=a\n", "kafka/node-2/data/meta.properties": "cluster.id=a\n"},
+     {"kafka/node-1/data/meta.properties": "cluster.id=a\n", "kafka/node-2/data/meta.properties": "cluster.id=a\n",
+      "kafka/node-3/data/meta.properties": "cluster.id=b\n"},
+     {"kafka/node-1/data/meta.properties": "cluster.id=a\n", "notes.txt": "mine"},
+     {"registry/registry.log": "x"}],
+    ids=["no-cluster-id", "two-nodes", "two-clusters", "a-stranger", "no-kafka"],
+)
+def test_what_is_not_an_older_platform(platform: LocalPlatform, layout: dict[str, str]):
+    for name, text in layout.items():
+        (platform.base_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (platform.base_dir / name).write_text(text)
+    with pytest.raises(PlatformError, match=r"it has no k2-platform\.json and holds"):
+        platform.identity()
+
+
+def test_a_marker_that_is_unreadable_or_of_another_format_is_not_trusted(platform: LocalPlatform):
+    platform.base_dir.mkdir()
+    for text in ["{", '{"k2_local_platform": 2, "nodes": 1, "cluster_id": "x"}',
+                 '{"k2_local_platform": 1, "nodes": 2, "cluster_id": "x"}',
+                 '{"k2_local_platform": 1, "nodes": 1, "cluster_id": ""}']:
+        platform.marker_file.write_text(text)
+        with pytest.raises(PlatformError, match=r"its marker .*k2-platform\.json is unreadable"):
+            platform.identity()
 
 
 # --- ports ---------------------------------------------------------------------------------------
@@ -306,7 +429,7 @@ def test_up_refuses_busy_ports_before_starting_anything(platform: LocalPlatform,
     with pytest.raises(PlatformError, match="ports already in use"):
         platform.up(nodes=1, kafka_port=None, registry_port=listening)
     assert not platform.state_file.exists()
-    assert not (platform.base_dir / "kafka").exists()
+    assert not platform.base_dir.exists()
 
 
 # --- down ----------------------------------------------------------------------------------------
@@ -331,6 +454,7 @@ def test_down_stops_the_processes_and_forgets_the_state(platform: LocalPlatform,
     assert not any(alive(p.pid) for p in kafka + registry)
     assert not platform.state_file.exists()
     assert (platform.base_dir / "kafka").is_dir()  # data is kept without wipe
+    assert platform.marker_file.exists()  # and so is what the directory is
     platform.down()
     assert echo[-1] == "no local platform running"
 
@@ -351,7 +475,7 @@ def test_down_leaves_a_pid_that_another_process_now_has_alone(platform: LocalPla
 def test_down_of_an_unreadable_state_signals_nothing_and_says_so(platform: LocalPlatform, children: Children,
                                                                  echo: Echo):
     pid = children.sleeper("old-kafka")
-    platform.base_dir.mkdir()
+    mark(platform, 1)
     platform.state_file.write_text(json.dumps({"nodes": 1, "kafka_pids": [pid], "registry_pids": []}))
     platform.down()
     assert alive(pid)
@@ -364,19 +488,74 @@ def test_down_of_an_unreadable_state_signals_nothing_and_says_so(platform: Local
     assert echo[-1] == f"{platform.state_file} is unreadable (written by an older k2?): no process signalled"
 
 
-def test_down_with_wipe_removes_the_directory(platform: LocalPlatform, children: Children):
+def test_down_with_wipe_removes_the_directory(platform: LocalPlatform, children: Children, echo: Echo):
     kafka = children.record("kafka")
     save(platform, state_of(1, [kafka], [children.record("registry")]))
-    (platform.base_dir / "kafka" / "node-1" / "data").mkdir(parents=True)
-    (platform.base_dir / "kafka" / "node-1" / "data" / "meta.properties").write_text("x=1\n")
+    format_nodes(platform, 1)
+    (platform.base_dir / "registry" / "data").mkdir(parents=True)
+    (platform.base_dir / "registry" / "data" / "registry.mv.db").write_bytes(b"H2")
     platform.down(wipe=True)
     assert not alive(kafka.pid)
-    assert not platform.base_dir.exists()
+    assert not platform.base_dir.exists()  # Kafka's data and the registry's, together
+    assert echo[2] == f"==> wiping {platform.base_dir} (Kafka logs and registry database)"
 
 
 def test_down_with_wipe_and_no_state_still_removes_the_directory(platform: LocalPlatform, echo: Echo):
+    mark(platform, 1)
     (platform.base_dir / "registry").mkdir(parents=True)
     platform.down(wipe=True)
-    assert echo == ["no local platform running"]
+    assert echo[0] == "no local platform running"
     assert not platform.base_dir.exists()
     platform.down(wipe=True)  # nothing left: no error
+
+
+def test_down_with_wipe_removes_a_platform_an_older_k2_left(platform: LocalPlatform):
+    format_nodes(platform, 1)
+    (platform.base_dir / "registry").mkdir()
+    platform.down(wipe=True)
+    assert not platform.base_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "reason"),
+    [({"notes.txt": "mine"}, r"it has no k2-platform\.json and holds notes\.txt, platform\.json"),
+     ({"kafka/notes.txt": "mine", "photos/a.jpg": "jpg"},
+      r"it has no k2-platform\.json and holds kafka, photos, platform\.json"),
+     ({"k2-platform.json": json.dumps(PlatformIdentity(1, CLUSTER_ID).to_json()), "kafka/x": "", "notes.txt": "mine"},
+      r"besides a K2 platform it holds notes\.txt, which k2 did not write"),
+     ({"k2-platform.json": "{", "kafka/x": ""}, r"its marker .*k2-platform\.json is unreadable \(Expecting .*\)")],
+    ids=["files-only", "no-marker", "marker-and-a-stranger", "bad-marker"],
+)
+def test_down_with_wipe_refuses_a_directory_that_is_not_a_platform(
+        platform: LocalPlatform, children: Children, echo: Echo, layout: dict[str, str], reason: str):
+    for name, text in layout.items():
+        (platform.base_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (platform.base_dir / name).write_text(text)
+    registry = children.record("registry")
+    platform.state_file.write_text(json.dumps(state_of(1, [children.record("kafka")], [registry]).to_json()))
+    before = tree(platform.base_dir)
+    with pytest.raises(PlatformError, match=rf"^refusing to wipe {platform.base_dir}: {reason}\. It does not look "
+                                            r"like a K2 local platform directory, so nothing was stopped or "
+                                            r"removed; check --dir$"):
+        platform.down(wipe=True)
+    assert tree(platform.base_dir) == before
+    assert alive(registry.pid)  # nothing stopped either
+    assert echo == []
+
+
+def test_down_with_wipe_refuses_a_file(platform: LocalPlatform):
+    platform.base_dir.write_text("not a directory")
+    with pytest.raises(PlatformError, match=r"refusing to wipe .*: .* is a file, not a directory"):
+        platform.down(wipe=True)
+    assert platform.base_dir.read_text() == "not a directory"
+
+
+def test_a_platform_directory_is_recognised_only_with_its_own_entries(platform: LocalPlatform):
+    mark(platform, 3)
+    for name in ["platform.json", "platform.json.tmp", "k2-platform.json.tmp", "kafka", "registry"]:
+        (platform.base_dir / name).mkdir()
+        assert platform.identity() == PlatformIdentity(3, CLUSTER_ID)
+    (platform.base_dir / ".DS_Store").write_text("")
+    with pytest.raises(PlatformError, match=r"besides a K2 platform it holds \.DS_Store"):
+        platform.identity()
+
