@@ -226,9 +226,17 @@ def local_up(nodes: Annotated[int, typer.Option(help="Kafka nodes: 1, or 3 for r
 
 @local_app.command("down")
 def local_down(directory: DirOption = None,
-               wipe: Annotated[bool, typer.Option(help="Also delete the platform's data.")] = False) -> None:
+               wipe: Annotated[bool, typer.Option(help="Also delete the platform's data (Kafka's logs and the "
+                                                  "registry's schemas, together); only in a K2 platform "
+                                                  "directory.")] = False) -> None:
     """Stop the local platform (its data is kept unless --wipe)."""
-    _platform(directory).down(wipe=wipe)
+    from k2infra.local import PlatformError
+
+    try:
+        _platform(directory).down(wipe=wipe)
+    except PlatformError as error:
+        err.print(f"k2 local down failed: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @local_app.command("status")

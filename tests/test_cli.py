@@ -62,3 +62,24 @@ def test_stack_name_maps_to_its_environment(tmp_path):
 def test_local_status_says_when_nothing_runs(tmp_path):
     result = runner.invoke(app, ["local", "status", "--dir", str(tmp_path)])
     assert result.exit_code == 3 and "not running" in result.output
+
+
+def test_local_down_wipe_refuses_a_directory_that_is_not_a_platform(tmp_path):
+    (tmp_path / "thesis.tex").write_text("years of work\n")
+    # A real process, as a user runs it: exit code and stderr.
+    done = subprocess.run([sys.executable, "-m", "k2infra.cli", "local", "down", "--wipe", "--dir", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())  # the console may wrap long lines
+    assert message.startswith(f"k2 local down failed: refusing to wipe {tmp_path}: it has no k2-platform.json "
+                              "and holds thesis.tex.")
+    assert "nothing was stopped or removed" in message
+    assert (tmp_path / "thesis.tex").read_text() == "years of work\n"
+
+
+def test_local_up_refuses_a_directory_that_is_not_a_platform(tmp_path):
+    (tmp_path / "thesis.tex").write_text("years of work\n")
+    result = runner.invoke(app, ["local", "up", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "refusing to start a platform in" in " ".join(result.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import os
+import base64
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k2infra.local.processes import PlatformError, find_java, start_process, stop_processes, wait_until
+from k2infra.local.processes import (
+    PlatformError,
+    ProcessRecord,
+    env_path,
+    find_java,
+    start_process,
+    stop_processes,
+    wait_until,
+)
 
 LOG4J2 = """\
 status = warn
@@ -20,6 +29,28 @@ rootLogger.appenderRef.out.ref = out
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = INFO
 """
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id as `kafka-storage random-uuid` makes one: a random UUID, URL-safe base64, no padding,
+    never starting with '-' (Kafka's Uuid.randomUuid rule: such ids would read as command-line options)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def read_cluster_id(node_data: Path) -> str | None:
+    """The cluster id a formatted node's data directory belongs to (its meta.properties), else None."""
+    try:
+        text = (node_data / "meta.properties").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id":
+            return value.strip()
+    return None
 
 
 @dataclass
@@ -36,8 +67,8 @@ class KafkaCluster:
 
     base_dir: Path
     nodes: list[KafkaNode]
-    lib: Path = field(default_factory=lambda: Path(os.environ.get("K2_KAFKA_LIB", "")))
-    pids: list[int] = field(default_factory=list)
+    lib: Path | None = field(default_factory=lambda: env_path("K2_KAFKA_LIB"))
+    processes: list[ProcessRecord] = field(default_factory=list)
     sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
 
     @classmethod
@@ -49,6 +80,10 @@ class KafkaCluster:
         return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}))
 
     @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.broker_port}" for n in self.nodes)
 
@@ -57,6 +92,9 @@ class KafkaCluster:
         return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes if n.sasl_port)
 
     def _classpath(self) -> str:
+        if self.lib is None:
+            raise PlatformError("K2_KAFKA_LIB is not set, so the Kafka jars cannot be found: "
+                                "run scripts/bootstrap first, then `. scripts/env.sh`")
         if not self.lib.is_dir():
             raise PlatformError(f"Kafka jars not found at {self.lib!s}: run scripts/bootstrap first")
         return f"{self.lib}/*"
@@ -101,21 +139,35 @@ class KafkaCluster:
         return [java, "-Xms128m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log_config}",
                 "-cp", self._classpath()]
 
-    def format(self) -> None:
-        """Write each node's config and format its storage (once; an existing cluster is kept)."""
+    def node_data(self, node: KafkaNode) -> Path:
+        return self.base_dir / f"node-{node.node_id}" / "data"
+
+    def cluster_ids(self) -> dict[int, str]:
+        """Node id -> the cluster id its storage was formatted with, for the nodes already formatted."""
+        found = {n.node_id: read_cluster_id(self.node_data(n)) for n in self.nodes}
+        return {node_id: cid for node_id, cid in found.items() if cid}
+
+    def format(self, cluster_id: str | None = None) -> str:
+        """Write each node's config and format the storage of the nodes not formatted yet, all with one
+        cluster id: `cluster_id`, else the one the formatted nodes share, else a new one. Formatted nodes are
+        kept; nodes of another cluster are refused before anything is formatted. Returns the cluster id."""
+        existing = self.cluster_ids()
+        wanted = cluster_id or next(iter(existing.values()), None) or new_cluster_id()
+        strangers = {node_id: cid for node_id, cid in existing.items() if cid != wanted}
+        if strangers:
+            listed = ", ".join(f"node-{n} belongs to cluster {cid}" for n, cid in sorted(strangers.items()))
+            raise PlatformError(f"Kafka storage in {self.base_dir} is not all cluster {wanted}: {listed}. "
+                                "Nodes of two clusters cannot form one; wipe the platform to start over")
         java = find_java(17)
-        cluster_id = None
         for node in self.nodes:
             node_dir = self.base_dir / f"node-{node.node_id}"
             props = node_dir / "server.properties"
             node_dir.mkdir(parents=True, exist_ok=True)
             props.write_text(self._properties(node))
             (node_dir / "log4j2.properties").write_text(LOG4J2)
-            if (node_dir / "data" / "meta.properties").exists():
-                continue
-            if cluster_id is None:
-                cluster_id = self._run_tool(java, node_dir, ["random-uuid"]).strip().splitlines()[-1]
-            self._run_tool(java, node_dir, ["format", "-t", cluster_id, "-c", str(props)])
+            if node.node_id not in existing:
+                self._run_tool(java, node_dir, ["format", "-t", wanted, "-c", str(props)])
+        return wanted
 
     def _run_tool(self, java: str, node_dir: Path, args: list[str]) -> str:
         cmd = [*self._java_args(java, node_dir), "kafka.tools.StorageTool", *args]
@@ -124,13 +176,13 @@ class KafkaCluster:
             raise PlatformError(f"kafka storage tool {args[0]} failed:\n{done.stderr[-2000:]}")
         return done.stdout
 
-    def start(self, timeout: float = 120) -> None:
-        self.format()
+    def start(self, timeout: float = 120, cluster_id: str | None = None) -> None:
+        self.format(cluster_id)
         java = find_java(17)
         for node in self.nodes:
             node_dir = self.base_dir / f"node-{node.node_id}"
             args = [*self._java_args(java, node_dir), "kafka.Kafka", str(node_dir / "server.properties")]
-            self.pids.append(start_process(args, node_dir / "kafka.log"))
+            self.processes.append(ProcessRecord.of_child(start_process(args, node_dir / "kafka.log"), args))
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
@@ -151,5 +203,5 @@ class KafkaCluster:
         return len(metadata.brokers) == len(self.nodes)
 
     def stop(self) -> None:
-        stop_processes(self.pids)
-        self.pids.clear()
+        stop_processes(self.processes)
+        self.processes.clear()

@@ -11,12 +11,23 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 
 class PlatformError(RuntimeError):
     """A local Kafka or registry could not be started or stopped; the message says what to do."""
+
+
+def env_path(variable: str) -> Path | None:
+    """The path in an environment variable that scripts/env.sh sets; None when it is unset or empty
+    (never the current directory, which an empty Path would silently mean)."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value else None
 
 
 def java_major(java: str) -> int | None:
@@ -49,15 +60,18 @@ def find_java(minimum: int) -> str:
     raise PlatformError(f"needs Java {minimum}+; found {found}. Install a JDK {minimum}+ or set JAVA_HOME.")
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free TCP ports on 127.0.0.1."""
-    sockets, ports = [], []
+def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` distinct free TCP ports on 127.0.0.1, none of them in `avoid`."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    avoided = set(avoid)
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-            ports.append(s.getsockname()[1])
+            sockets.append(s)  # kept bound until the end, so the OS cannot hand out the same port twice
+            if s.getsockname()[1] not in avoided:
+                ports.append(s.getsockname()[1])
     finally:
         for s in sockets:
             s.close()
@@ -80,32 +94,127 @@ def start_process(args: list[str], log: Path, cwd: Path | None = None) -> int:
 
 
 def alive(pid: int) -> bool:
+    """Whether some process has this pid (a zombie child of ours counts as gone, and is reaped).
+    Only for processes this Python process just started; a pid read from a file says nothing by itself:
+    check a ProcessRecord instead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours counts as gone.
+    return not _reaped(pid)
+
+
+def _reaped(pid: int) -> bool:
+    """Reap `pid` if it is an exited child of ours; whether it was."""
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
+        return done == pid
+    return False
+
+
+# psutil gives a start time as boot time + ticks since boot; the boot time it reads (/proc/stat btime on Linux)
+# moves by a second when the wall clock is adjusted, so two readings of one process may differ that much.
+START_TIME_TOLERANCE = 2.0
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process the platform started: its pid, and the start time and command line that tell it apart from
+    a later process given the same pid (after a crash or a reboot)."""
+
+    pid: int
+    start_time: float
+    cmdline: tuple[str, ...]
+
+    @classmethod
+    def of_child(cls, pid: int, args: list[str]) -> ProcessRecord:
+        """The record of a child just started with `args` (it may already have exited: a zombie has a start time)."""
+        try:
+            start_time = psutil.Process(pid).create_time()
+        except psutil.Error as error:
+            raise PlatformError(f"process {pid} ({args[0]}) vanished right after it started: {error}") from None
+        return cls(pid, start_time, tuple(args))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start_time": self.start_time, "cmdline": list(self.cmdline)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProcessRecord:
+        """Raises ValueError unless `data` is what to_json wrote."""
+        if not isinstance(data, dict) or set(data) != {"pid", "start_time", "cmdline"}:
+            raise ValueError(f"not a process record: {data!r}")
+        pid, start_time, cmdline = data["pid"], data["start_time"], data["cmdline"]
+        if (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0
+                or not isinstance(start_time, int | float) or isinstance(start_time, bool)
+                or not isinstance(cmdline, list) or not cmdline or not all(isinstance(a, str) for a in cmdline)):
+            raise ValueError(f"not a process record: {data!r}")
+        return cls(pid, float(start_time), tuple(cmdline))
+
+    def _same_pid_holder(self) -> psutil.Process | None:
+        """The process that holds our pid if it is still the one started then (a zombie is gone, and reaped if
+        it is our child); None otherwise."""
+        try:
+            proc = psutil.Process(self.pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                _reaped(self.pid)
+                return None
+            if abs(proc.create_time() - self.start_time) > START_TIME_TOLERANCE:
+                return None
+        except psutil.ZombieProcess:
+            _reaped(self.pid)
+            return None
+        except psutil.NoSuchProcess:
+            return None
+        return proc
+
+    def running(self) -> bool:
+        """Whether this very process still runs: a live (not zombie) process with this pid, start time and
+        command line. A process that cannot be inspected is not one we started (we would own it)."""
+        proc = self._same_pid_holder()
+        try:
+            return proc is not None and tuple(proc.cmdline()) == self.cmdline
+        except psutil.ZombieProcess:
+            _reaped(self.pid)
             return False
-    return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+
+    def gone(self) -> bool:
+        """Whether the process has exited (a zombie has: its files are closed). Unlike `not running()`, a process
+        in the middle of exiting (its command line already empty, its files maybe still open) is not gone."""
+        return self._same_pid_holder() is None
+
+    def signal(self, signum: int) -> bool:
+        """Send `signum` only if this is still the process we started; whether it was sent."""
+        return self.running() and self._kill(signum)
+
+    def _kill(self, signum: int) -> bool:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
 
 
-def stop_processes(pids: list[int], grace_seconds: float = 30) -> None:
-    """SIGTERM (Kafka's controlled shutdown), then SIGKILL what is left after the grace period."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+def stop_processes(processes: list[ProcessRecord], grace_seconds: float = 30, kill_seconds: float = 30) -> None:
+    """SIGTERM (Kafka's controlled shutdown), then SIGKILL what is left after the grace period, and wait until
+    it is gone (its files closed). Only processes that are still the ones recorded are signalled: a pid that
+    now belongs to another process is left alone."""
+    ours = [p for p in processes if p.signal(signal.SIGTERM)]
     deadline = time.monotonic() + grace_seconds
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(not p.gone() for p in ours) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in pids:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    # Verified as ours above; a process not gone yet cannot have passed its pid on since.
+    killed = [p for p in ours if not p.gone() and p._kill(signal.SIGKILL)]
+    deadline = time.monotonic() + kill_seconds
+    while any(not p.gone() for p in killed):
+        if time.monotonic() > deadline:
+            left = ", ".join(str(p.pid) for p in killed if not p.gone())
+            raise PlatformError(f"process(es) {left} still there {kill_seconds:.0f}s after SIGKILL "
+                                "(stuck in the kernel?); check them with `ps` and retry")
+        time.sleep(0.05)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, pids: list[int], log: Path) -> None:

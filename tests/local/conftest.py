@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.local.processes import start_process
+from k2infra.local.processes import ProcessRecord, start_process
 
 # Deadlines are generous: the machine may be a busy 2-core box. Polls return as soon as they can.
 DEADLINE = 30.0
@@ -69,17 +69,24 @@ class Children:
     def __init__(self, directory: Path):
         self.directory = directory
         self.pids: list[int] = []
+        self.records: dict[int, ProcessRecord] = {}
 
     def start(self, code: str, name: str = "child", wait_up: bool = True) -> tuple[int, Path]:
         log = self.directory / f"{name}-{len(self.pids)}.log"
-        pid = start_process([sys.executable, "-u", "-c", code], log)
+        args = [sys.executable, "-u", "-c", code]
+        pid = start_process(args, log)
         self.pids.append(pid)
+        self.records[pid] = ProcessRecord.of_child(pid, args)  # as the platform records what it starts
         if wait_up:
             wait_for(log_says(log, "up"), f"{name} (pid {pid}) to start")
         return pid, log
 
     def sleeper(self, name: str = "sleeper") -> int:
         return self.start(SLEEPER, name)[0]
+
+    def record(self, name: str = "sleeper", code: str = SLEEPER) -> ProcessRecord:
+        """A running child and its record (pid, start time, command line)."""
+        return self.records[self.start(code, name)[0]]
 
     def kill_all(self) -> None:
         for pid in self.pids:

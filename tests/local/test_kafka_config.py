@@ -1,5 +1,6 @@
-"""What of k2infra.local.kafka and .registry works without starting Java: the broker configs for one and
-three nodes, the SASL listener, and the errors when the jars or the registry are missing."""
+"""What of k2infra.local.kafka and .registry works without starting a broker or a registry: the broker configs
+for one and three nodes, the SASL listener, cluster ids and formatting (with Kafka's real storage tool), the
+registry's command line and storage, and the errors when the jars or the registry are missing."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.local.kafka import KafkaCluster
+from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import PlatformError, alive, free_ports
 from k2infra.local.registry import SchemaRegistry
 from tests.local.conftest import Children, write_fake_java
+
+NOT_SET = r"^{} is not set, so {} cannot be found: run scripts/bootstrap first, then `\. scripts/env\.sh`$"
 
 
 def parse(properties: str) -> dict[str, str]:
@@ -142,11 +145,90 @@ def test_start_without_jars_fails_before_launching_anything(tmp_path: Path, monk
 
 def test_stop_stops_the_nodes_and_forgets_their_pids(tmp_path: Path, children: Children):
     cluster = KafkaCluster.with_ports(tmp_path, [19092], [19192])
-    pids = [children.sleeper("node") for _ in range(2)]
-    cluster.pids.extend(pids)
+    records = [children.record("node") for _ in range(2)]
+    cluster.processes.extend(records)
+    assert cluster.pids == [r.pid for r in records]
     cluster.stop()
+    assert cluster.pids == [] and cluster.processes == []
+    assert not any(alive(r.pid) for r in records)
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_without_k2_kafka_lib_the_jars_are_not_looked_for_in_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None):
+    if value is None:
+        monkeypatch.delenv("K2_KAFKA_LIB", raising=False)
+    else:
+        monkeypatch.setenv("K2_KAFKA_LIB", value)
+    monkeypatch.chdir(tmp_path)  # a current directory that is a directory: the old fallback would have passed
+    cluster = KafkaCluster.with_ports(tmp_path / "kafka", [19092], [19192])
+    assert cluster.lib is None
+    with pytest.raises(PlatformError, match=NOT_SET.format("K2_KAFKA_LIB", "the Kafka jars")):
+        cluster._classpath()
+    write_fake_java(tmp_path / "jdk", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    with pytest.raises(PlatformError, match="K2_KAFKA_LIB is not set"):
+        cluster.start(timeout=5)
     assert cluster.pids == []
-    assert not any(alive(p) for p in pids)
+
+
+# --- cluster ids and formatting ------------------------------------------------------------------
+
+
+def test_new_cluster_ids_are_kafka_uuids():
+    import base64
+
+    ids = {new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cluster_id in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id) and not cluster_id.startswith("-")
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_read_cluster_id(tmp_path: Path):
+    assert read_cluster_id(tmp_path) is None
+    (tmp_path / "meta.properties").write_text("#\n#Thu Nov 27 10:00:00 UTC 2026\nnode.id=1\ndirectory.id=x\n"
+                                              "version=1\ncluster.id=q1Sh-9_ISia_zwGINzRvyQ\n")
+    assert read_cluster_id(tmp_path) == "q1Sh-9_ISia_zwGINzRvyQ"
+    (tmp_path / "meta.properties").write_text("node.id=1\n")
+    assert read_cluster_id(tmp_path) is None
+
+
+@pytest.fixture
+def kafka_lib() -> Path:
+    lib = KafkaCluster(base_dir=Path("unused"), nodes=[]).lib
+    if lib is None or not lib.is_dir():
+        pytest.fail("the Kafka jars are needed: run the tests after scripts/bootstrap and `. scripts/env.sh`")
+    return lib
+
+
+def test_format_uses_the_cluster_id_given_keeps_formatted_nodes_and_adds_missing_ones(tmp_path: Path,
+                                                                                    kafka_lib: Path):
+    cluster_id = new_cluster_id()
+    one = KafkaCluster.with_ports(tmp_path, [19092], [19192])
+    assert one.format(cluster_id) == cluster_id  # Kafka's own storage tool accepts the id
+    meta = tmp_path / "node-1" / "data" / "meta.properties"
+    assert read_cluster_id(meta.parent) == cluster_id
+    first = meta.read_text()
+    assert one.format(cluster_id) == cluster_id
+    assert meta.read_text() == first  # formatted once, kept
+    # Without an id, the nodes already formatted say which cluster this is.
+    three = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194])
+    assert three.cluster_ids() == {1: cluster_id}
+    assert three.format() == cluster_id
+    assert three.cluster_ids() == {1: cluster_id, 2: cluster_id, 3: cluster_id}
+
+
+def test_format_refuses_nodes_of_another_cluster_before_formatting_any(tmp_path: Path, kafka_lib: Path):
+    old = new_cluster_id()
+    KafkaCluster.with_ports(tmp_path, [19092], [19192]).format(old)
+    three = KafkaCluster.with_ports(tmp_path, [19092, 19093, 19094], [19192, 19193, 19194])
+    other = new_cluster_id()
+    with pytest.raises(PlatformError, match=rf"^Kafka storage in {re.escape(str(tmp_path))} is not all cluster "
+                                            rf"{re.escape(other)}: node-1 belongs to cluster {re.escape(old)}\. "
+                                            r"Nodes of two clusters cannot form one; wipe the platform"):
+        three.format(other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["node-1"]  # nothing formatted beside it
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -159,6 +241,45 @@ def test_registry_url_is_the_confluent_compatible_api(tmp_path: Path):
 def test_registry_home_comes_from_k2_registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("K2_REGISTRY_DIR", str(tmp_path / "apicurio"))
     assert SchemaRegistry(tmp_path, 18081).home == tmp_path / "apicurio"
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_registry_without_k2_registry_dir_is_a_platform_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              value: str | None):
+    if value is None:
+        monkeypatch.delenv("K2_REGISTRY_DIR", raising=False)
+    else:
+        monkeypatch.setenv("K2_REGISTRY_DIR", value)
+    (tmp_path / "quarkus-run.jar").write_text("")  # in the current directory, where the old fallback looked
+    monkeypatch.chdir(tmp_path)
+    registry = SchemaRegistry(tmp_path / "registry", free_ports(1)[0])
+    assert registry.home is None
+    with pytest.raises(PlatformError, match=NOT_SET.format("K2_REGISTRY_DIR", "Apicurio Registry")):
+        registry.start(timeout=5)
+    assert registry.pids == []
+    assert not (tmp_path / "registry").exists()
+
+
+def test_registry_keeps_its_data_in_an_h2_file_under_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    registry = SchemaRegistry(Path("platform") / "registry", 18081, home=tmp_path / "apicurio")
+    assert registry.data_dir == Path("platform") / "registry" / "data"
+    # Absolute: Apicurio runs in its own directory, where a relative path would land.
+    expected = f"jdbc:h2:file:{tmp_path / 'platform' / 'registry' / 'data' / 'registry'};WRITE_DELAY=0"
+    assert registry.database_url == expected
+    args = registry.args("java", tmp_path / "apicurio" / "quarkus-run.jar", 19000)
+    assert args[:3] == ["java", "-Xms64m", "-Xmx384m"]
+    assert args[-2:] == ["-jar", str(tmp_path / "apicurio" / "quarkus-run.jar")]
+    assert "-Dapicurio.storage.kind=sql" in args
+    assert "-Dapicurio.storage.sql.kind=h2" in args
+    assert f"-Dapicurio.datasource.url={expected}" in args
+    assert "-Dquarkus.http.port=18081" in args and "-Dquarkus.management.port=19000" in args
+
+
+def test_registry_refuses_a_directory_a_jdbc_url_cannot_carry(tmp_path: Path):
+    registry = SchemaRegistry(tmp_path / "a;b" / "registry", 18081)
+    with pytest.raises(PlatformError, match=r"contains ';', which a JDBC URL cannot carry; choose another --dir$"):
+        _ = registry.database_url
 
 
 def test_registry_start_without_apicurio_is_a_platform_error(tmp_path: Path):

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from k2infra.local.processes import (
+    START_TIME_TOLERANCE,
     PlatformError,
+    ProcessRecord,
     alive,
+    env_path,
     find_java,
     free_ports,
     java_major,
@@ -24,7 +30,16 @@ from k2infra.local.processes import (
     tail,
     wait_until,
 )
-from tests.local.conftest import DEADLINE, TERM_IGNORER, Children, exists, log_says, wait_for, write_fake_java
+from tests.local.conftest import (
+    DEADLINE,
+    SLEEPER,
+    TERM_IGNORER,
+    Children,
+    exists,
+    log_says,
+    wait_for,
+    write_fake_java,
+)
 
 # --- ports ---------------------------------------------------------------------------------------
 
@@ -41,6 +56,12 @@ def test_free_ports_are_distinct_and_bindable():
     finally:
         for s in sockets:
             s.close()
+
+
+def test_free_ports_avoid_the_ports_given():
+    taken = free_ports(40)
+    ports = free_ports(5, avoid=taken)
+    assert len(set(ports)) == 5 and not set(ports) & set(taken)
 
 
 def test_port_open_while_listening_and_not_after_close():
@@ -134,41 +155,181 @@ def test_alive_is_true_for_a_running_process_that_is_not_our_child():
     assert alive(os.getppid())  # waitpid cannot tell; kill(pid, 0) says it exists
 
 
+# --- ProcessRecord -------------------------------------------------------------------------------
+
+
+def test_a_record_is_the_pid_start_time_and_command_line_of_a_child(children: Children, tmp_path: Path):
+    args = [sys.executable, "-u", "-c", SLEEPER]
+    pid = start_process(args, tmp_path / "child.log")
+    children.pids.append(pid)
+    record = ProcessRecord.of_child(pid, args)
+    assert record.pid == pid and record.cmdline == tuple(args)
+    process = psutil.Process(pid)
+    assert record.start_time == process.create_time()
+    assert abs(record.start_time - time.time()) < DEADLINE
+    wait_for(log_says(tmp_path / "child.log", "up"), "the child to start")
+    assert tuple(process.cmdline()) == record.cmdline  # what the OS reports is what was started
+    assert record.running()
+
+
+def test_a_record_of_a_child_that_already_exited_still_has_its_start_time(tmp_path: Path):
+    pid = start_process([sys.executable, "-c", "pass"], tmp_path / "x.log")
+    wait_for(lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
+             "the child to exit")
+    record = ProcessRecord.of_child(pid, [sys.executable, "-c", "pass"])  # a zombie: no command line any more
+    assert record.start_time > 0
+    assert not record.running()  # and it reaped the zombie
+    assert not exists(pid)
+
+
+def test_a_record_of_a_process_that_is_gone_is_a_platform_error(dead_pid: int):
+    with pytest.raises(PlatformError, match=rf"^process {dead_pid} \(java\) vanished right after it started"):
+        ProcessRecord.of_child(dead_pid, ["java"])
+
+
+def test_a_record_stops_running_when_its_process_exits(children: Children):
+    record = children.record()
+    os.kill(record.pid, signal.SIGKILL)
+    wait_for(record.gone, "the process to be gone")
+    assert not record.running()
+    assert not exists(record.pid)  # the zombie was reaped
+
+
+@pytest.mark.parametrize(
+    ("start_shift", "cmdline", "running"),
+    [(0, None, True),
+     (START_TIME_TOLERANCE / 2, None, True),  # the same process, read against another boot-time reading
+     (-3600, None, False),  # the pid now belongs to a process started an hour later
+     (START_TIME_TOLERANCE * 2, None, False),
+     (0, ("/usr/bin/java", "kafka.Kafka", "server.properties"), False),  # same start, another program
+     (0, (sys.executable, "-u", "-c"), False)],  # a prefix of the command line is not the command line
+    ids=["same", "within-tolerance", "older", "beyond-tolerance", "other-program", "prefix"],
+)
+def test_a_record_runs_only_while_pid_start_time_and_command_line_all_match(
+        children: Children, start_shift: float, cmdline: tuple[str, ...] | None, running: bool):
+    live = children.record()
+    record = ProcessRecord(live.pid, live.start_time + start_shift, cmdline or live.cmdline)
+    assert record.running() is running
+    assert alive(live.pid)  # asking never harms the process
+
+
+def test_a_record_of_a_pid_that_does_not_exist_is_not_running(dead_pid: int):
+    assert not ProcessRecord(dead_pid, time.time(), ("java",)).running()
+
+
+def test_a_record_of_a_process_of_another_user_is_not_ours():
+    init = psutil.Process(1)  # pid 1: init or the container's entry point, never started by us
+    assert not ProcessRecord(1, init.create_time() + 3600, ("java",)).running()
+
+
+def test_a_record_round_trips_json():
+    record = ProcessRecord(4242, 1795000000.25, ("java", "-cp", "/lib/*", "kafka.Kafka"))
+    assert record.to_json() == {"pid": 4242, "start_time": 1795000000.25,
+                                "cmdline": ["java", "-cp", "/lib/*", "kafka.Kafka"]}
+    assert ProcessRecord.from_json(record.to_json()) == record
+    assert ProcessRecord.from_json({"pid": 1, "start_time": 7, "cmdline": ["x"]}).start_time == 7.0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], 4242, {"pid": 4242}, {"pid": 4242, "start_time": 1.0, "cmdline": ["x"], "more": 1},
+     {"pid": "4242", "start_time": 1.0, "cmdline": ["x"]}, {"pid": True, "start_time": 1.0, "cmdline": ["x"]},
+     {"pid": 0, "start_time": 1.0, "cmdline": ["x"]}, {"pid": 1, "start_time": "1.0", "cmdline": ["x"]},
+     {"pid": 1, "start_time": 1.0, "cmdline": "x"}, {"pid": 1, "start_time": 1.0, "cmdline": []},
+     {"pid": 1, "start_time": 1.0, "cmdline": [1]}],
+)
+def test_a_record_refuses_json_it_did_not_write(data):
+    with pytest.raises(ValueError, match="not a process record"):
+        ProcessRecord.from_json(data)
+
+
+def test_signal_reaches_only_the_recorded_process(children: Children):
+    live = children.record()
+    assert not ProcessRecord(live.pid, live.start_time - 3600, live.cmdline).signal(signal.SIGKILL)
+    assert alive(live.pid)
+    assert live.signal(signal.SIGKILL)
+    wait_for(live.gone, "the child to die")
+    assert not live.signal(signal.SIGKILL)  # gone: nothing to signal
+
+
 # --- stop_processes ------------------------------------------------------------------------------
 
 
 def test_stop_processes_terminates_gracefully_with_sigterm(children: Children):
-    pids = [children.sleeper(), children.sleeper()]
+    records = [children.record(), children.record()]
     started = time.monotonic()
-    stop_processes(pids, grace_seconds=DEADLINE)
+    stop_processes(records, grace_seconds=DEADLINE)
     assert time.monotonic() - started < DEADLINE / 2  # returned once both were gone, not after the grace
-    assert not any(alive(p) for p in pids)
+    assert not any(exists(r.pid) for r in records)  # gone, zombies reaped
 
 
-def test_stop_processes_escalates_to_sigkill_after_the_grace_period(children: Children):
+def test_stop_processes_escalates_to_sigkill_and_returns_only_when_the_process_is_gone(children: Children):
     pid, log = children.start(TERM_IGNORER, "stubborn")
     grace = 0.6
     started = time.monotonic()
-    stop_processes([pid], grace_seconds=grace)
+    stop_processes([children.records[pid]], grace_seconds=grace)
     elapsed = time.monotonic() - started
-    wait_for(lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
-             "the stubborn child to die")
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    assert not exists(pid)  # at once, without polling: stop_processes waited until the SIGKILL had taken effect
     assert elapsed >= grace  # SIGKILL only after the grace period ...
     wait_for(log_says(log, "got SIGTERM"), "the child to log SIGTERM")  # ... which followed a SIGTERM
 
 
+def test_stop_processes_waits_for_a_killed_process_that_is_not_its_child(tmp_path: Path):
+    # A grandchild: its parent exits at once, so our waitpid cannot reap it; init (or a subreaper) does.
+    log = tmp_path / "orphan.log"
+    spawn = ("import subprocess, sys\n"
+             "with open(sys.argv[2], 'ab') as out:\n"
+             "    p = subprocess.Popen([sys.executable, '-u', '-c', sys.argv[1]], stdout=out, stderr=out,\n"
+             "                         stdin=subprocess.DEVNULL, start_new_session=True)\n"
+             "print(p.pid)")
+    done = subprocess.run([sys.executable, "-c", spawn, TERM_IGNORER, str(log)], capture_output=True, text=True,
+                          timeout=DEADLINE, check=True)
+    pid = int(done.stdout.strip())
+    cmdline = (sys.executable, "-u", "-c", TERM_IGNORER)
+    try:
+        wait_for(log_says(log, "up"), "the orphan to start")
+        assert os.getppid() != psutil.Process(pid).ppid()
+        record = ProcessRecord(pid, psutil.Process(pid).create_time(), cmdline)
+        assert record.running()
+        stop_processes([record], grace_seconds=0.3)
+        assert record.gone()  # at once: exited (at most a zombie of its new parent's, its files closed)
+        assert log_says(log, "got SIGTERM")()
+    finally:
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if tuple(psutil.Process(pid).cmdline()) == cmdline:
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_stop_processes_leaves_a_reused_pid_alone(children: Children):
+    live = children.record("stranger")
+    started = time.monotonic()
+    stop_processes([ProcessRecord(live.pid, live.start_time - 3600, ("java", "kafka.Kafka"))], grace_seconds=DEADLINE)
+    assert time.monotonic() - started < DEADLINE / 2  # nothing to wait for
+    assert alive(live.pid)
+
+
 def test_stop_processes_ignores_pids_that_are_gone(children: Children, dead_pid: int):
-    live = children.sleeper()
-    stop_processes([dead_pid, live], grace_seconds=DEADLINE)
-    assert not alive(live)
+    live = children.record()
+    stop_processes([ProcessRecord(dead_pid, live.start_time, live.cmdline), live], grace_seconds=DEADLINE)
+    assert not alive(live.pid)
 
 
 def test_stop_processes_of_nothing_returns_at_once():
     started = time.monotonic()
     stop_processes([], grace_seconds=DEADLINE)
     assert time.monotonic() - started < DEADLINE
+
+
+# --- env_path ------------------------------------------------------------------------------------
+
+
+def test_env_path_is_none_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("K2_SOME_DIR", raising=False)
+    assert env_path("K2_SOME_DIR") is None
+    monkeypatch.setenv("K2_SOME_DIR", "")
+    assert env_path("K2_SOME_DIR") is None  # not Path(""), which is the current directory
+    monkeypatch.setenv("K2_SOME_DIR", str(tmp_path))
+    assert env_path("K2_SOME_DIR") == tmp_path
 
 
 # --- wait_until ----------------------------------------------------------------------------------
