@@ -17,7 +17,9 @@ from k2infra.model import Topology
 from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
 from k2infra.model.plan import Plan, plan_topics
-from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
+from k2infra.observe import Misconfigured, Unreachable, client_config, observe_topics, registered_versions
+
+NOTHING_CHANGED = "Nothing was changed; rerun once that is fixed: the update converges from wherever it stopped."
 
 
 def previous_outputs() -> dict[str, Any]:
@@ -63,17 +65,17 @@ def _observe(config: StackConfig) -> dict:
     try:
         return observe_topics(conf)
     except Unreachable as err:
-        if settings.cluster == "docker":
+        if settings.cluster == "docker" and not isinstance(err, Misconfigured):
             return {}  # the containers may not exist yet: this update creates them
-        raise pulumi.RunError(
-            f"{err}.\nNothing was changed. Start the cluster (for the dev stack: bin/k2 local up) or correct "
-            "k2:bootstrapServers, then rerun: the update converges from wherever it stopped.") from None
+        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}") from None
 
 
 def _schema_problems(config: StackConfig, topology: Topology, previous: dict[str, Any]) -> list[str]:
     settings, auth = config.settings, _reveal(config.registry_basic_auth())
     try:
         deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
+    except Misconfigured as err:  # wrong credentials, TLS or URL: falling back would only fail later, mid-update
+        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}") from None
     except Unreachable as err:
         if settings.cluster == "docker" or not previous.get("subjects"):
             return []  # nothing deployed yet to be compatible with
