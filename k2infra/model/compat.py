@@ -53,11 +53,14 @@ def _removed_required_fields(new: str, old: str) -> list[str]:
     Avro's BACKWARD alone allows it, but apps still running with the old schema would then fail on
     every new record, so removing a field is allowed only when it has a default.
     """
-    kept = {f["name"] for f in json.loads(new).get("fields", [])}
+    new_schema, old_schema = json.loads(new), json.loads(old)
+    if not isinstance(new_schema, dict) or not isinstance(old_schema, dict):
+        return []  # not records: no fields to remove
+    kept = {f["name"] for f in new_schema.get("fields", [])}
     return [
         f"field {f['name']!r} is required (no default) and was removed: apps still reading with the deployed "
         "schema would fail on every new record; keep it, or first give it a default in a release of its own"
-        for f in json.loads(old).get("fields", [])
+        for f in old_schema.get("fields", [])
         if f["name"] not in kept and "default" not in f
     ]
 
@@ -117,11 +120,38 @@ def _compare(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
     result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return []
+    if isinstance(reader, UnionSchema) or isinstance(writer, UnionSchema):
+        inside = _inside_union(reader, writer, path, seen)
+        if inside:
+            return inside
     return [_Problem(path, tuple(result.incompatibilities), tuple(sorted(result.messages)), reader, writer)]
 
 
+def _inside_union(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
+                  seen: set[tuple[str, str]]) -> list[_Problem]:
+    """When a union differs only inside a record both sides carry (["null", Quote]), the fields that
+    differ, by their path; empty when the union itself changed (then it is reported whole)."""
+    readers = reader.schemas if isinstance(reader, UnionSchema) else [reader]
+    records = {s.fullname: s for s in readers if isinstance(s, RecordSchema)}
+    out: list[_Problem] = []
+    for branch in writer.schemas if isinstance(writer, UnionSchema) else [writer]:
+        if _compatible(reader, branch):
+            continue
+        partner = records.get(branch.fullname) if isinstance(branch, RecordSchema) else None
+        found = _compare(partner, branch, path, seen) if partner is not None else []
+        if not found:
+            return []
+        out += found
+    return out
+
+
+def _compatible(reader: avro.schema.Schema, writer: avro.schema.Schema) -> bool:
+    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    return result.compatibility is SchemaCompatibilityType.compatible
+
+
 def _describe(problem: _Problem, direction: str, who: str) -> str:
-    field = f"field {problem.path!r}" if problem.path else "the record"
+    field = f"field {problem.path!r}" if problem.path else "the schema"
     if problem.writer is None:
         if direction == "new-reads-old":
             return (f"{field} is new and has no default: {who}; give it a default "
@@ -141,9 +171,11 @@ def _describe(problem: _Problem, direction: str, who: str) -> str:
                     f"{who}; keep them, or give the enum a default")
         return (f"{field} ({_render(new)}) adds the symbols {_symbols(new, old)}, which the deployed enum "
                 f"lacks and has no default for: {who}")
-    detail = "; ".join(problem.messages) or ", ".join(sorted(k.value for k in kinds))
-    return (f"{field} changed from {_render(old)} to {_render(new)} ({detail}; "
-            f"{', '.join(sorted(k.value for k in kinds))}): {who}")
+    named = ", ".join(sorted(k.value for k in kinds))
+    detail = "; ".join(problem.messages) or named
+    if _render(old) == _render(new):
+        return f"{field} ({_render(new)}) differs inside ({detail}; {named}): {who}"
+    return f"{field} changed from {_render(old)} to {_render(new)} ({detail}; {named}): {who}"
 
 
 def _symbols(having: EnumSchema, lacking: EnumSchema) -> str:

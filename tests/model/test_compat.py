@@ -152,3 +152,23 @@ def test_dropped_enum_symbols_are_named():
     new = edit(V1, lambda f: f.append({"name": "side", "type": dict(side, symbols=["BUY"])}))
     (problem,) = incompatibilities(new, [old], "BACKWARD")
     assert problem.startswith("field 'side' (enum Side) drops the symbols SELL, CROSS")
+
+
+def test_fields_of_a_nullable_nested_record_are_named_with_their_path():
+    def with_quote(fields: list) -> str:
+        return json.dumps({"type": "record", "name": "Snapshot", "fields": [
+            {"name": "quote", "type": ["null", {"type": "record", "name": "Quote", "fields": fields}],
+             "default": None}]})
+
+    old = with_quote([{"name": "bid", "type": "double"}])
+    new = with_quote([{"name": "bid", "type": "string"}, {"name": "ask", "type": "double"}])
+    problems = incompatibilities(new, [old], "BACKWARD")
+    assert len(problems) == 2, problems
+    (bid,) = _naming(problems, "quote.bid")
+    (ask,) = _naming(problems, "quote.ask")
+    assert "changed type from double to string" in bid and "is new and has no default" in ask
+
+
+def test_a_schema_that_is_not_a_record_is_checked_whole():
+    (problem,) = incompatibilities('"int"', ['"string"'], "BACKWARD")
+    assert problem.startswith("the schema changed type from string to int")
