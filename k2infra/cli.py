@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -106,8 +106,7 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     try:
         observed = observe_topics(conf)
     except Unreachable as error:
-        err.print(f"k2 plan: {error}", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _cannot_use_cluster("k2 plan", error)
     result = plan_topics(topo, observed, observed)
     summary = result.to_dict()
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
@@ -118,6 +117,17 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
         _print_plan(summary, conf["bootstrap.servers"])
     if result.refusing:
         raise typer.Exit(2)
+
+
+def _cannot_use_cluster(command: str, error: Exception) -> NoReturn:
+    from k2infra.observe import AuthenticationFailed, NotAuthorized
+
+    err.print(f"{command}: {error}", markup=False, highlight=False, soft_wrap=True)
+    if isinstance(error, AuthenticationFailed) and not isinstance(error, NotAuthorized):
+        err.print(f"{command} takes the SASL mechanism from the stack's k2:saslMechanism, and the username and "
+                  "password from K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD (it cannot decrypt the stack's secrets)",
+                  markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None) -> dict:
@@ -155,8 +165,7 @@ def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = Non
         after, seconds = end_offsets(conf, partitions), time.monotonic() - started
         committed = {g: committed_offsets(conf, g, partitions) for g in group or []}
     except Unreachable as error:
-        err.print(f"k2 monitor: {error}", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _cannot_use_cluster("k2 monitor", error)
     report = assess(topo, before, after, seconds, committed)
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in report]))

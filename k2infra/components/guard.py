@@ -27,6 +27,7 @@ from k2infra.model.stack_record import StackRecord, parse_export
 from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
 
 NOTHING_CHANGED = "Nothing was changed"
+RERUN = "rerun once that is fixed: the update converges from wherever it stopped."
 
 
 def read_stack_state() -> StackRecord:
@@ -59,7 +60,7 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
     record = read_stack_state()
     fresh_containers = config.settings.cluster == "docker" and not record.containers
     conf = _client_conf(config)
-    observed = {} if fresh_containers else _observe(config, conf)
+    observed = {} if fresh_containers else _observe(conf)
     plan = plan_changes(topology, observed, record.topics, record.subjects,
                         allow_removal=config.settings.allow_topic_deletion, released=record.released)
     schema_problems = [] if fresh_containers else _schema_problems(config, topology)
@@ -95,23 +96,19 @@ def _client_conf(config: StackConfig) -> dict:
                          security.sasl_username, _reveal(config.secrets.sasl_password), _reveal(config.secrets.ca_cert))
 
 
-def _observe(config: StackConfig, conf: dict) -> dict[str, ObservedTopic]:
+def _observe(conf: dict) -> dict[str, ObservedTopic]:
     try:
         return observe_topics(conf)
     except Unreachable as err:
-        start = "bin/k2 local up" if config.settings.cluster == "local" else "the cluster"
-        raise pulumi.RunError(
-            f"{err}.\n{NOTHING_CHANGED}. Start {start} or correct k2:bootstrapServers, then rerun: the update "
-            "converges from wherever it stopped.") from None
+        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}; {RERUN}") from None  # err says what to do
 
 
 def _schema_problems(config: StackConfig, topology: Topology) -> list[str]:
     settings, auth = config.settings, _reveal(config.registry_basic_auth())
     try:
         deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
-    except Unreachable as err:
-        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}: schemas are checked against the registry before any "
-                              "change. Start the registry or correct k2:schemaRegistryUrl, then rerun.") from None
+    except Unreachable as err:  # an outage, or wrong credentials, TLS or URL: err says which
+        raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}; {RERUN}") from None
     problems = []
     for subject in topology.subjects:
         history = deployed.get(subject.subject, [])

@@ -11,6 +11,8 @@ it back from there for refresh and destroy.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
@@ -27,6 +29,7 @@ from pulumi.dynamic import (
 
 from k2infra.contracts.naming import COMPATIBILITY_LEVELS
 from k2infra.model.avro_files import same_schema
+from k2infra.observe import registry_failure
 
 
 class IncompatibleSchemaError(Exception):
@@ -44,10 +47,33 @@ def _client(props: dict[str, Any]) -> Any:
 
 
 def _not_found(err: Exception) -> bool:
-    return getattr(err, "http_status_code", None) == 404
+    """The registry's own "no such subject / version / schema" (Confluent's 404xx error codes, which
+    Apicurio's ccompat API and Redpanda share). A 404 without such a code means there is no registry API
+    at that URL at all: never taken for a subject that is gone."""
+    code = getattr(err, "error_code", None)
+    return getattr(err, "http_status_code", None) == 404 and isinstance(code, int) and code // 100 == 404
 
 
-def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
+def _incompatible(err: Exception) -> bool:
+    return getattr(err, "http_status_code", None) == 409
+
+
+@contextmanager
+def _registry_calls(url: str) -> Iterator[None]:
+    """Registry failures as the Unreachable family (credentials, TLS, a wrong URL, an outage), each
+    with its own message; an incompatible schema is the caller's to report."""
+    try:
+        yield
+    except IncompatibleSchemaError:
+        raise
+    except Exception as err:
+        failure = None if _incompatible(err) else registry_failure(url, err)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def apply_subject(props: dict[str, Any], restored: bool = False) -> dict[str, Any]:
     """Make the registry hold `props['schema']` as the latest version of the subject, safely.
 
     The compatibility level is set first, so the new version is checked under it; the check is run
@@ -59,21 +85,30 @@ def apply_subject(props: dict[str, Any]) -> dict[str, Any]:
 
     client = _client(props)
     subject, schema = props["subject"], Schema(props["schema"], "AVRO")
-    restore_soft_deleted(props)
-    client.set_compatibility(subject_name=subject, level=props["compatibility"])
-    if _has_versions(client, subject) and not _already_registered(client, subject, schema):
+    refused = (f"subject {subject}: the new schema is not {props['compatibility']} compatible with the "
+               "latest registered version; add new fields with defaults instead of changing or removing "
+               "required ones")
+    with _registry_calls(props["registry_url"]):
+        client.set_compatibility(subject_name=subject, level=props["compatibility"])
+        if _has_versions(client, subject) and not _already_registered(client, subject, schema):
+            try:
+                compatible = client.test_compatibility(subject, schema)
+            except Exception as err:
+                if not _incompatible(err):
+                    raise  # not a verdict on the schema: reported by _registry_calls as what it is
+                compatible = False
+                refused += f" (the registry: {err})"  # its message may name the incompatible field
+            if not compatible:
+                raise IncompatibleSchemaError(refused)
         try:
-            compatible = client.test_compatibility(subject, schema)
-        except Exception as err:  # the registry's message names the incompatible field
-            raise IncompatibleSchemaError(f"subject {subject}: {err}") from err
-        if not compatible:
-            raise IncompatibleSchemaError(
-                f"subject {subject}: the new schema is not {props['compatibility']} compatible with the "
-                "latest registered version; add new fields with defaults instead of changing or removing "
-                "required ones"
-            )
-    schema_id = client.register_schema(subject, schema)
-    registered = client.lookup_schema(subject, schema)
+            schema_id = client.register_schema(subject, schema)
+        except Exception as err:  # another writer registered an incompatible version meanwhile
+            if _incompatible(err):
+                raise IncompatibleSchemaError(f"{refused} (the registry: {err})") from None
+            if not restored and _not_found(err) and restore_soft_deleted(props):
+                return apply_subject(props, restored=True)  # deleted softly earlier: back with its ids
+            raise
+        registered = client.lookup_schema(subject, schema)
     return {**props, "schema_id": schema_id, "version": registered.version}
 
 
@@ -154,13 +189,14 @@ class SchemaSubjectProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = _client(props)
-        try:
-            latest = client.get_latest_version(id_)
-            level = client.get_compatibility(id_)
-        except Exception as err:
-            if _not_found(err):
-                return ReadResult(None, {})
-            raise
+        with _registry_calls(props["registry_url"]):
+            try:
+                latest = client.get_latest_version(id_)
+                level = client.get_compatibility(id_)
+            except Exception as err:
+                if _not_found(err):
+                    return ReadResult(None, {})
+                raise
         # Keep our own spelling of an unchanged schema: registries may return it reformatted.
         schema = props.get("schema") if same_schema(props.get("schema"), latest.schema.schema_str) \
             else latest.schema.schema_str
@@ -171,11 +207,12 @@ class SchemaSubjectProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         # Soft delete only: the subject leaves the registry's listings, while its schemas stay readable by
         # id, so messages kept on retained topics still decode. Never a permanent delete.
-        try:
-            _client(props).delete_subject(id_, permanent=False)
-        except Exception as err:
-            if not _not_found(err):
-                raise
+        with _registry_calls(props["registry_url"]):
+            try:
+                _client(props).delete_subject(id_, permanent=False)
+            except Exception as err:
+                if not _not_found(err):
+                    raise
 
 
 class SchemaSubject(Resource):
