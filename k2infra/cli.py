@@ -120,7 +120,7 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
 
 
 def _cannot_use_cluster(command: str, error: Exception) -> NoReturn:
-    from k2infra.observe import AuthenticationFailed, NotAuthorized
+    from k2infra.failures import AuthenticationFailed, NotAuthorized
 
     err.print(f"{command}: {error}", markup=False, highlight=False, soft_wrap=True)
     if isinstance(error, AuthenticationFailed) and not isinstance(error, NotAuthorized):

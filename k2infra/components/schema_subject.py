@@ -28,8 +28,8 @@ from pulumi.dynamic import (
 )
 
 from k2infra.contracts.naming import COMPATIBILITY_LEVELS
+from k2infra.failures import registry_failure
 from k2infra.model.avro_files import same_schema
-from k2infra.observe import registry_failure
 
 
 class IncompatibleSchemaError(Exception):

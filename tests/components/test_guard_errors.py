@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from k2infra.components import guard
+from k2infra.failures import AuthenticationFailed, NotAuthorized, NotFound, TlsFailed, Unreachable
 from k2infra.model.stack_record import StackRecord
-from k2infra.observe import AuthenticationFailed, NotAuthorized, NotFound, TlsFailed, Unreachable
 from tests.components.conftest import LOCAL, run_program
 from tests.components.test_guard import deployed
 

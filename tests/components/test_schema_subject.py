@@ -12,7 +12,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from k2infra.components import schema_subject
 from k2infra.components.schema_subject import IncompatibleSchemaError, SchemaSubjectProvider, apply_subject
-from k2infra.observe import AuthenticationFailed, NotFound, Unreachable
+from k2infra.failures import AuthenticationFailed, NotFound, Unreachable
 
 URL = "http://127.0.0.1:8081/apis/ccompat/v7"
 SCHEMA = '{"type": "record", "name": "T", "fields": [{"name": "a", "type": "int"}]}'
