@@ -6,6 +6,7 @@ Only wiring: stack config in, safety checks, components declared from the pure m
 import pulumi
 
 from k2infra.components import (
+    AppAccess,
     DockerPlatform,
     ExchangeTopics,
     SchemaSubjects,
@@ -43,6 +44,10 @@ subjects = SchemaSubjects("schemas", [*topology.subjects, *plan.retain_subjects,
                           environment=topology.environment, registry_url=settings.schema_registry_url,
                           basic_auth=config.registry_basic_auth(), protect=topology.protected, deletable=keep_off,
                           opts=pulumi.ResourceOptions(depends_on=platform_ready))
+
+# Least-privilege ACLs, where the environment's brokers enforce them.
+access = [AppAccess(app, environment=topology.environment, opts=pulumi.ResourceOptions(providers=[provider]))
+          for app in topology.apps] if topology.access_control else []
 
 desired = {t.name for t in topology.topics}
 export_stack_outputs(

@@ -142,6 +142,30 @@ def _cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None
 
 
 @app.command()
+def acl(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Each app, its principal and every Kafka ACL it gets (least privilege, derived from topics.yaml)."""
+    topo = _load(config, environment_of(stack, config))
+    if as_json:
+        out.print_json(json.dumps({"environment": topo.environment, "access_control": topo.access_control,
+                                   "apps": [a.to_dict() for a in topo.apps]}))
+        return
+    enforced = "enforced" if topo.access_control else "not enforced here (environments.<env>.access_control)"
+    table = Table(title=f"{len(topo.apps)} apps, {sum(len(a.bindings) for a in topo.apps)} ACLs "
+                        f"({topo.environment}: {enforced})")
+    for column in ("app", "principal", "resource", "pattern", "name", "operations"):
+        table.add_column(column, no_wrap=column in ("name", "principal"))
+    for app in topo.apps:
+        rows: dict[tuple[str, str, str], list[str]] = {}
+        for b in app.bindings:
+            rows.setdefault((b.resource_type, b.pattern, b.name), []).append(b.operation)
+        for index, ((kind, pattern, name), operations) in enumerate(rows.items()):
+            table.add_row(app.name if index == 0 else "", app.principal if index == 0 else "", kind, pattern, name,
+                          ", ".join(sorted(operations)))
+    out.print(table)
+
+
+@app.command()
 def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
             bootstrap_servers: Annotated[str | None,
                                          typer.Option(help="Default: the stack's k2:bootstrapServers.")] = None,

@@ -13,9 +13,10 @@ from typing import Any
 from k2infra.contracts.naming import is_market_topic
 from k2infra.contracts.settings import librdkafka_mechanism
 from k2infra.failures import ReportedErrors, Unreachable, kafka_calls, kafka_failure, registry_failure
+from k2infra.model.access import Binding
 from k2infra.model.plan import ObservedTopic
 
-__all__ = ["Unreachable", "client_config", "committed_offsets", "end_offsets", "observe_topics",
+__all__ = ["Unreachable", "client_config", "committed_offsets", "end_offsets", "observe_acls", "observe_topics",
            "registered_versions"]
 
 
@@ -150,3 +151,34 @@ def committed_offsets(conf: Mapping[str, Any], group: str, partitions: Mapping[s
     for tp in result:
         out[tp.topic][tp.partition] = tp.offset if tp.offset >= 0 else -1
     return out
+
+
+def observe_acls(conf: Mapping[str, Any], timeout: float = 15) -> list[Binding] | None:
+    """Every ACL on the cluster, in K2's Binding form; None when the brokers run no authorizer."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import (
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    reported = ReportedErrors()
+    admin = _admin(conf, reported)
+    # None matches any name, principal or host (the type stubs say str).
+    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
+                                  AclOperation.ANY, AclPermissionType.ANY)
+    try:
+        found = admin.describe_acls(everything, request_timeout=timeout).result(timeout=timeout)
+    except KafkaException as err:
+        if err.args and getattr(err.args[0], "code", lambda: None)() == KafkaError.SECURITY_DISABLED:
+            return None
+        raise kafka_failure(conf["bootstrap.servers"], err, reported.errors, "its ACLs") from None
+    return [Binding("", b.principal, _spelling(b.restype.name), _spelling(b.resource_pattern_type.name), b.name,
+                    _spelling(b.operation.name), _spelling(b.permission_type.name)) for b in found]
+
+
+def _spelling(name: str) -> str:
+    """Kafka's enum names (TRANSACTIONAL_ID, IDEMPOTENT_WRITE) in the kafka provider's (TransactionalID, ...)."""
+    return "TransactionalID" if name == "TRANSACTIONAL_ID" else "".join(p.title() for p in name.split("_"))

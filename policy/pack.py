@@ -22,9 +22,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policy import compatibility, credentials, naming, partitions, production, topic_config
+from policy import access, compatibility, credentials, naming, partitions, production, topic_config
 from policy.context import Deployment
-from policy.resources import TOPIC, SubjectResource, TopicResource, is_schema_subject
+from policy.resources import ACL, TOPIC, AclResource, SubjectResource, TopicResource, is_schema_subject
 
 MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 
@@ -34,7 +34,7 @@ class Rule:
     name: str
     description: str
     level: EnforcementLevel
-    applies_to: Literal["topic", "subject"]
+    applies_to: Literal["topic", "subject", "acl"]
     check: Callable[[Any, Deployment], Iterable[str]]
 
 
@@ -63,7 +63,9 @@ RULES: tuple[Rule | StackRule, ...] = (
          MANDATORY, "topic", production.replication_factor),
     Rule("prod-min-insync-replicas", "Production topics need 2 in-sync replicas or more per write.",
          MANDATORY, "topic", production.min_insync_replicas),
-    StackRule("prod-kafka-transport-security", "Production Kafka providers use TLS or SASL.",
+    Rule("acl-least-privilege", "App ACLs name market.* topics, groups or transactional ids, never a wildcard.",
+         MANDATORY, "acl", access.least_privilege),
+    StackRule("prod-kafka-transport-security", "Production Kafka providers use TLS (and SASL only over TLS).",
               MANDATORY, production.transport_security),
     StackRule("prod-no-plaintext-secrets", "Production credentials are secrets, never plain text in config "
               "or outputs.", MANDATORY, credentials.plaintext_secrets),
@@ -94,10 +96,13 @@ def _resource_policy(rule: Rule, deployment: Deployment) -> ResourceValidationPo
     return ResourceValidationPolicy(rule.name, rule.description, validate, enforcement_level=rule.level)
 
 
-def _view(kind: str, args: ResourceValidationArgs, deployment: Deployment) -> TopicResource | SubjectResource | None:
+def _view(kind: str, args: ResourceValidationArgs,
+          deployment: Deployment) -> TopicResource | SubjectResource | AclResource | None:
     environment = deployment.environment(args.urn)
     if kind == "topic" and args.resource_type == TOPIC:
         return TopicResource.of(args.urn, args.name, args.props, environment)
+    if kind == "acl" and args.resource_type == ACL:
+        return AclResource.of(args.urn, args.props)
     if kind == "subject" and is_schema_subject(args.resource_type, args.props):
         return SubjectResource.of(args.urn, args.props, environment)
     return None

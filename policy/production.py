@@ -49,14 +49,21 @@ def transport_security(resources: Sequence[PolicyResource],
         if resource.resource_type != KAFKA_PROVIDER:
             continue
         provider = KafkaProvider.of(resource.urn, resource.name, resource.props)
+        servers = ", ".join(provider.bootstrap_servers)
         if not (provider.tls or provider.sasl):
-            servers = ", ".join(provider.bootstrap_servers)
             yield violation(f"kafka provider {provider.name}",
                             f"connects to {servers} in {environment} without TLS or SASL: anyone on the "
                             "network can read and write the feed",
                             f"pulumi config set k2:tls true --stack {stack}; for SASL also set "
                             "k2:saslMechanism, k2:saslUsername and pulumi config set --secret "
                             f"k2:saslPassword <password> --stack {stack}"), resource.urn
+        elif not provider.tls:
+            # PLAIN sends the password itself; SCRAM's exchange can be replayed or cracked offline when sniffed.
+            yield violation(f"kafka provider {provider.name}",
+                            f"authenticates to {servers} in {environment} with SASL "
+                            f"{provider.sasl_mechanism.upper()} without TLS: the password crosses the network in "
+                            "clear", f"pulumi config set k2:tls true --stack {stack} (and k2:caCert if the brokers' "
+                            "CA is private)"), resource.urn
 
 
 def production_stack(resources: Sequence[PolicyResource], deployment: Deployment) -> tuple[str | None, str]:

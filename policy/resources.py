@@ -14,6 +14,7 @@ from typing import Any
 from k2infra.contracts.naming import TOPIC_NAME
 
 TOPIC = "kafka:index/topic:Topic"
+ACL = "kafka:index/acl:Acl"
 KAFKA_PROVIDER = "pulumi:providers:kafka"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 STACK = "pulumi:pulumi:Stack"
@@ -101,11 +102,13 @@ class KafkaProvider:
     sasl_username: str
     sasl_password: str
     bootstrap_servers: tuple[str, ...]
+    sasl_mechanism: str = "plain"
 
     @classmethod
     def of(cls, urn: str, name: str, props: Mapping[str, Any]) -> KafkaProvider:
         return cls(urn, name, as_bool(props.get("tlsEnabled")), str(props.get("saslUsername") or ""),
-                   str(props.get("saslPassword") or ""), _servers(props.get("bootstrapServers")))
+                   str(props.get("saslPassword") or ""), _servers(props.get("bootstrapServers")),
+                   str(props.get("saslMechanism") or "plain"))
 
     @property
     def sasl(self) -> bool:
@@ -120,6 +123,24 @@ def _servers(value: Any) -> tuple[str, ...]:
         except ValueError:
             value = value.split(",")
     return tuple(str(v) for v in value or ())
+
+
+@dataclass(frozen=True)
+class AclResource:
+    """A kafka.Acl as declared: one binding of an app's principal."""
+
+    urn: str
+    principal: str
+    resource_type: str
+    pattern: str
+    name: str
+    operation: str
+
+    @classmethod
+    def of(cls, urn: str, props: Mapping[str, Any]) -> AclResource:
+        return cls(urn, str(props.get("aclPrincipal") or ""), str(props.get("aclResourceType") or ""),
+                   str(props.get("resourcePatternTypeFilter") or "Literal"), str(props.get("aclResourceName") or ""),
+                   str(props.get("aclOperation") or ""))
 
 
 def violation(resource: str, problem: str, fix: str) -> str:

@@ -20,6 +20,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+def without_apps(text: str) -> str:
+    """topics.yaml without its `apps:` section: for tests that remove an exchange or asset class, which the
+    shipped apps subscribe to (a subscription that matches nothing is refused)."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("apps:"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "#", "\n")), len(lines))
+    return "".join(lines[:start] + lines[end:])
+
+
 def make_project(directory: Path, topology: Path | str | None = None) -> Path:
     """A copy of the Pulumi project (program inputs only) in `directory`, optionally with another
     topics.yaml; the k2infra package itself is imported from the checkout."""

@@ -5,6 +5,7 @@ The pure layers (k2infra.contracts, k2infra.model, k2infra.observe, k2infra.clie
 import from here.
 """
 
+from k2infra.components.app_access import AppAccess
 from k2infra.components.docker_platform import DockerPlatform
 from k2infra.components.exchange_topics import ExchangeTopics
 from k2infra.components.exports import export_stack_outputs
@@ -14,6 +15,7 @@ from k2infra.components.schema_subjects import SchemaSubjects
 from k2infra.components.stack_config import StackConfig
 
 __all__ = [
+    "AppAccess",
     "DockerPlatform",
     "ExchangeTopics",
     "SchemaSubjects",

@@ -19,12 +19,13 @@ from pulumi.runtime.sync_await import _sync_await
 from k2infra.components.stack_config import StackConfig
 from k2infra.measure import measured
 from k2infra.model import Topology
+from k2infra.model.access import access_changes
 from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
 from k2infra.model.data_loss import LossChange
 from k2infra.model.plan import ObservedTopic, Plan, plan_changes
 from k2infra.model.stack_record import StackRecord, parse_export
-from k2infra.observe import Unreachable, client_config, observe_topics, registered_versions
+from k2infra.observe import Unreachable, client_config, observe_acls, observe_topics, registered_versions
 
 NOTHING_CHANGED = "Nothing was changed"
 RERUN = "rerun once that is fixed: the update converges from wherever it stopped."
@@ -67,7 +68,7 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
     if plan.refusing or schema_problems:
         lines = [*plan.refused, *(_loss_refusal(c, conf, observed) for c in plan.losses), *schema_problems]
         raise pulumi.RunError(f"Refused, {NOTHING_CHANGED.lower()}:\n" + "\n".join(f"  - {line}" for line in lines))
-    for warning in plan.warnings:
+    for warning in [*plan.warnings, *_access_warnings(topology, record, conf)]:
         pulumi.log.warn(warning)
     for change, ack in plan.acknowledged:
         pulumi.log.warn(f"acknowledged data loss: {change.describe()}{_measured(change, conf, observed)}. "
@@ -76,6 +77,16 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
                     f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete; "
                     f"subjects: {len(plan.retain_subjects)} retained, {len(plan.delete_subjects)} to delete")
     return plan
+
+
+def _access_warnings(topology: Topology, record: StackRecord, conf: dict) -> list[str]:
+    if not topology.access_control:
+        return []
+    try:
+        on_cluster = observe_acls(conf)
+    except Unreachable as err:  # the topics were observed a moment ago: ACLs are information, not a gate
+        return [f"cannot list the cluster's ACLs to look for drift: {err}"]
+    return access_changes(topology.apps, record.acls, on_cluster)
 
 
 def _loss_refusal(change: LossChange, conf: dict, observed: dict[str, ObservedTopic]) -> str:

@@ -77,3 +77,5 @@ DOCKER_PLATFORM_TYPE = "k2:platform:DockerPlatform"
 # Pulumi type tokens of the resources K2 declares (the state reader and the policy pack look for them).
 KAFKA_TOPIC_TYPE = "kafka:index/topic:Topic"
 DYNAMIC_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"  # the schema subjects
+APP_ACCESS_TYPE = "k2:access:AppAccess"
+KAFKA_ACL_TYPE = "kafka:index/acl:Acl"

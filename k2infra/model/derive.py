@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from k2infra.contracts.naming import subject_name, topic_name
+from k2infra.model.access import derive_apps
 from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
 from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, Topology
@@ -149,6 +150,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     topics, exchanges = run.topics()
     run.check_environment(topics)
     acknowledgements = run.acknowledgements(topics)
+    apps = derive_apps(spec.apps, topics, doc, problems)
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
     if problems:
         raise TopologyError(problems)
@@ -162,6 +164,8 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         decommission=tuple(env.decommission),
         acknowledgements=tuple(acknowledgements),
         subject_pattern=spec.schema_registry.subject_pattern,
+        apps=apps,
+        access_control=env.access_control,
     )
 
 

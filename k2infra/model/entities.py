@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
 from k2infra.model.data_loss import Acknowledgement
+
+if TYPE_CHECKING:
+    from k2infra.model.access import App
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Topology:
     decommission: tuple[str, ...] = ()
     acknowledgements: tuple[Acknowledgement, ...] = ()
     subject_pattern: str = SUBJECT_PATTERN
+    apps: tuple[App, ...] = ()
+    access_control: bool = False  # whether this environment's brokers enforce the apps' ACLs
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -87,6 +87,8 @@ class EnvironmentSpec(_Spec):
     max_partitions: Count | None = None
     # Protected environments never delete a topic, even one listed for decommissioning.
     protected: StrictBool = False
+    # Kafka ACLs for the apps (needs an authorizer on the brokers; a plain dev cluster has none).
+    access_control: StrictBool = False
     # Topics and subjects (full names) that may be deleted because their exchange, asset class or data
     # type was removed. A subject is deleted only once no topic uses it, and only softly.
     decommission: list[StrictStr] = []
@@ -95,6 +97,28 @@ class EnvironmentSpec(_Spec):
 class SchemaRegistrySpec(_Spec):
     compatibility: Compatibility = "BACKWARD"
     subject_pattern: StrictStr = SUBJECT_PATTERN
+
+
+class SubscriptionSpec(_Spec):
+    """The design's subscription patterns: one exchange (asset_class + one exchange), an asset class, a data
+    type, a filtered set (asset_class with data_types and/or exchanges), or an explicit list of topics."""
+
+    asset_class: StrictStr | None = None
+    data_types: list[StrictStr] | None = None
+    exchanges: list[StrictStr] | None = None
+    topics: list[StrictStr] | None = None
+
+
+class AppSpec(_Spec):
+    """An app that reaches the market data, and exactly what it may do there."""
+
+    principal: StrictStr  # as the brokers authenticate it, e.g. User:iceberg-writer
+    description: StrictStr | None = None
+    data_types: list[StrictStr] = []  # what it produces: its produce grants may not go beyond them
+    produces: list[SubscriptionSpec] = []
+    consumes: list[SubscriptionSpec] = []
+    group: StrictStr | None = None  # its consumer group (default: the app's name)
+    transactional_id: StrictStr | None = None  # for exactly-once producers (e.g. the legacy migration)
 
 
 class DataLossAcknowledgement(_Spec):
@@ -113,3 +137,4 @@ class TopologySpec(_Spec):
     environments: dict[StrictStr, EnvironmentSpec] = {}
     schema_registry: SchemaRegistrySpec = SchemaRegistrySpec()
     acknowledged_data_loss: list[DataLossAcknowledgement] = []
+    apps: dict[StrictStr, AppSpec] = {}

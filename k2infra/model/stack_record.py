@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2infra.contracts.naming import DYNAMIC_RESOURCE_TYPE, KAFKA_TOPIC_TYPE
+from k2infra.contracts.naming import DYNAMIC_RESOURCE_TYPE, KAFKA_ACL_TYPE, KAFKA_TOPIC_TYPE
 from k2infra.model.plan import ManagedSubject, ObservedTopic
 
 
@@ -23,6 +23,7 @@ class StackRecord:
     # Topics and subjects whose deletion by Pulumi would reach the cluster (no retain_on_delete in state):
     # those a decommission released in an earlier update, or those of a throwaway stack.
     released: frozenset[str] = frozenset()
+    acls: frozenset[str] = frozenset()  # binding keys (k2infra.model.access.Binding.key) the stack declared
 
     @property
     def empty(self) -> bool:
@@ -35,7 +36,7 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
     if not isinstance(deployment, Mapping):
         raise ValueError("not the JSON of `pulumi stack export` (no deployment)")
     record = StackRecord()
-    containers, released = [], set()
+    containers, released, acls = [], set(), set()
     for resource in deployment.get("resources") or []:
         if resource.get("delete") or resource.get("pendingReplacement"):
             continue
@@ -52,6 +53,8 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
                 released.add(inputs["subject"])
             level = outputs.get("compatibility") or inputs.get("compatibility")
             record.subjects[inputs["subject"]] = ManagedSubject(inputs["subject"], str(inputs["schema"]), str(level))
+        elif kind == KAFKA_ACL_TYPE:
+            acls.add(str(resource.get("urn", "")).rsplit("::", 1)[-1])
         elif kind == "docker:index/container:Container":
             containers.append(str(resource.get("urn")))
-    return StackRecord(record.topics, record.subjects, tuple(containers), frozenset(released))
+    return StackRecord(record.topics, record.subjects, tuple(containers), frozenset(released), frozenset(acls))

@@ -69,6 +69,7 @@ class FakeCluster:
     topics: dict[str, ObservedTopic] = field(default_factory=dict)
     schemas: dict[str, list[str]] = field(default_factory=dict)
     state: StackRecord = field(default_factory=StackRecord)  # the stack's own state, as `stack export` gives it
+    acls: list[Any] | None = None  # the cluster's ACLs; None: its brokers run no authorizer
     reachable: bool = True
     seen_configs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,6 +91,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     monkeypatch.setattr(guard, "observe_topics", fake.observe_topics)
     monkeypatch.setattr(guard, "registered_versions", fake.registered_versions)
     monkeypatch.setattr(guard, "read_stack_state", lambda: fake.state)
+    monkeypatch.setattr(guard, "observe_acls", lambda *args, **kwargs: fake.acls)
     monkeypatch.setattr(guard, "measured", lambda *args: "")  # what a cut deletes is measured in tests/e2e
     return fake
 

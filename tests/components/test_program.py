@@ -123,3 +123,21 @@ def test_a_bad_topology_stops_the_program_with_the_problems(tmp_path):
     project = make_project(tmp_path, text)
     with pytest.raises(Exception, match=r"topics.yaml:\d+: asset_classes.equities.exchanges.asx.partitions"):
         run_program(project, LOCAL)
+
+
+def test_prod_declares_each_apps_acls_and_dev_none(project):
+    acl = "kafka:index/acl:Acl"
+    assert run_program(project, LOCAL).of_type(acl) == []  # dev brokers have no authorizer
+    config = {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}
+    run = run_program(project, config, stack="prod")
+    acls = run.of_type(acl)
+    expected = [b for a in load_topology(project / "topics.yaml", "prod").apps for b in a.bindings]
+    assert sorted(r.name for r in acls) == sorted(b.key for b in expected)
+    compliance = {(r.inputs["aclResourceType"], r.inputs["resourcePatternTypeFilter"], r.inputs["aclResourceName"],
+                   r.inputs["aclOperation"]) for r in acls if r.inputs["aclPrincipal"] == "User:compliance-monitor"}
+    assert compliance == {("Topic", "Prefixed", "market.crypto.trades.", "Read"),
+                          ("Topic", "Prefixed", "market.crypto.trades.", "Describe"),
+                          ("Topic", "Prefixed", "market.equities.trades.", "Read"),
+                          ("Topic", "Prefixed", "market.equities.trades.", "Describe"),
+                          ("Group", "Literal", "compliance-monitor", "Read")}
+    assert all(r.provider and "pulumi:providers:kafka::kafka" in r.provider for r in acls)

@@ -10,10 +10,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
-from tests.conftest import ROOT
+from tests.conftest import ROOT, without_apps
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topic_configs, topics_on_cluster
 
-SHIPPED = (ROOT / "topics.yaml").read_text()
+SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
 BINANCE_TRADES = "market.crypto.trades.binance"
 
 

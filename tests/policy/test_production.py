@@ -78,10 +78,21 @@ def prod_stack(provider, *extra, outputs=None, environment: str = "prod", stack:
 
 @pytest.mark.parametrize("provider", [
     kafka_provider("prod", tls=True, servers=PROD_CLUSTER),
-    kafka_provider("prod", sasl_username="k2-platform", sasl_password="s3cret-pw", servers=PROD_CLUSTER),
+    kafka_provider("prod", tls=True, sasl_username="k2-platform", sasl_password="s3cret-pw", servers=PROD_CLUSTER),
 ])
-def test_prod_kafka_with_tls_or_sasl_passes(analyzer: Analyzer, provider):
+def test_prod_kafka_with_tls_passes_with_or_without_sasl(analyzer: Analyzer, provider):
     assert of("prod-kafka-transport-security", analyzer.analyze_all(prod_stack(provider))) == []
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "scram-sha256", "scram-sha512"])
+def test_prod_sasl_without_tls_fails_because_the_password_crosses_in_clear(analyzer: Analyzer, mechanism):
+    provider = kafka_provider("prod", sasl_username="k2-platform", sasl_password="s3cret-pw", servers=PROD_CLUSTER)
+    provider.props["saslMechanism"] = mechanism
+    [found] = of("prod-kafka-transport-security", analyzer.analyze_all(prod_stack(provider)))
+    assert found.level == "mandatory" and found.urn == provider.urn
+    assert (f"authenticates to kafka-1.prod.k2.internal:9093, kafka-2.prod.k2.internal:9093 in prod with SASL "
+            f"{mechanism.upper()} without TLS: the password crosses the network in clear") in found.message
+    assert "Fix: pulumi config set k2:tls true --stack prod" in found.message
 
 
 @pytest.mark.parametrize("provider", [

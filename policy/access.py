@@ -1,0 +1,25 @@
+"""App ACLs stay least-privilege: no wildcard, nothing outside the market data, no cluster-wide power."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from k2infra.contracts.naming import TOPIC_PREFIX
+from policy.context import Deployment
+from policy.resources import AclResource, violation
+
+ALLOWED_TYPES = ("Topic", "Group", "TransactionalID")
+ALLOWED_OPERATIONS = ("Read", "Write", "Describe")
+
+
+def least_privilege(acl: AclResource, _deployment: Deployment) -> Iterator[str]:
+    what = f"ACL {acl.principal} {acl.operation} on {acl.resource_type} {acl.pattern} {acl.name!r}"
+    fix = ("declare the app's produces/consumes in topics.yaml with the design's subscription patterns and let "
+           "the program derive its ACLs")
+    if acl.name in ("*", "") or acl.principal in ("User:*", "*"):
+        yield violation(what, "is a wildcard: it grants every resource or every user", fix)
+    elif acl.resource_type not in ALLOWED_TYPES or acl.operation not in ALLOWED_OPERATIONS:
+        yield violation(what, f"grants more than an app needs (allowed: {', '.join(ALLOWED_OPERATIONS)} on "
+                        f"{', '.join(ALLOWED_TYPES)})", fix)
+    elif acl.resource_type == "Topic" and not acl.name.startswith(f"{TOPIC_PREFIX}."):
+        yield violation(what, f"reaches a topic outside {TOPIC_PREFIX}.*", fix)
