@@ -88,8 +88,11 @@ def _estimate_bytes(conf: Mapping[str, Any], topic: str, ranges: list[tuple[int,
 
 
 def _size(count: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:,} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} bytes"
+    if count < 1024:
+        return f"{count:,} bytes"
+    size, unit = float(count), "KB"
+    for unit in ("KB", "MB", "GB"):  # noqa: B007 (the last unit reached is the one shown)
+        size /= 1024
+        if size < 1024:
+            break
+    return f"{size:,.1f} {unit}"
