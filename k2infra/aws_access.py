@@ -105,7 +105,7 @@ def aws_client(service: str, *, region: str | None = None, endpoint: str | None 
 
 
 # AWS error codes, grouped by what the reader has to do about them.
-_REFUSED_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken",
+REFUSED_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken",
                         "ExpiredTokenException", "UnrecognizedClientException", "InvalidToken", "TokenRefreshRequired"}
 _KMS_CODES = {"KMS.DisabledException", "KMS.NotFoundException", "KMS.KMSInvalidStateException",
               "KMS.InvalidKeyUsageException", "KMS.AccessDeniedException", "DisabledException", "NotFoundException",
@@ -141,17 +141,14 @@ def explain(err: Exception, doing: str, setting: str, location: S3Location | Non
                 "and the network")
     if not isinstance(err, ClientError):
         return f"{doing}: {type(err).__name__}: {err}"
-    error = err.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")) or str(err)
-    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code, message, status = aws_error(err)
     if code == "NoSuchBucket" or (code == "404" and location is not None and not location.key):
         return (f"{doing}: the bucket {bucket} does not exist{_at(location)}: create it "
                 f"(scripts/team-backend create --bucket {bucket}) or correct the bucket in {setting}")
     if code in ("NoSuchKey", "404", "NotFound"):
         return (f"{doing}: there is no such object{_at(location)}: run `pulumi up` on a stack whose "
                 f"k2:publishOutputs names it, or correct {setting}")
-    if code in _REFUSED_CREDENTIALS:
+    if code in REFUSED_CREDENTIALS:
         return f"{doing}: AWS refused the credentials ({code}: {message}): {CREDENTIALS_HINT} with valid keys"
     if code in _KMS_CODES or "kms" in code.lower() or ("kms" in message.lower() and status in (400, 403)):
         need = "kms:GenerateDataKey and kms:Encrypt" if write else "kms:Decrypt"
@@ -165,6 +162,22 @@ def explain(err: Exception, doing: str, setting: str, location: S3Location | Non
     if code in _WRONG_REGION:
         return f"{doing}: the bucket {bucket} is in another region ({message}): set region= in {setting}"
     return f"{doing}: {code or status}: {message}"
+
+
+def aws_error(err: Any) -> tuple[str, str, int | None]:
+    """(code, message, HTTP status) of a botocore ClientError. A JSON-protocol service (KMS) that answers in
+    XML, as moto does for an IAM refusal, leaves botocore the status as code and the XML as message: read
+    them from the XML then."""
+    import re
+
+    error = err.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", "")) or str(err)
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if message.lstrip().startswith("<"):
+        found = {tag: re.search(f"<{tag}>(.*?)</{tag}>", message, re.S) for tag in ("Code", "Message")}
+        code = found["Code"].group(1) if found["Code"] else code
+        message = found["Message"].group(1) if found["Message"] else message
+    return code, message, status
 
 
 def _at(location: S3Location | None) -> str:
