@@ -281,9 +281,19 @@ def test_credentials_without_kms_decrypt_and_an_app_without_state_access(team: T
     s3_only = iam_user(team.moto, "operator-no-kms", [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])
     app = iam_user(team.moto, "app-reader", [{"Effect": "Allow", "Action": "s3:GetObject",
                                               "Resource": f"arn:aws:s3:::{OUTPUTS_BUCKET}/*"}])
+    kms_only = iam_user(team.moto, "operator-no-s3", [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])
     operator = TeamStack(team.project, team.moto, team.home, credentials=s3_only)
     team.moto.enforce_iam(True)
     try:
+        no_bucket = TeamStack(team.project, team.moto, team.home, credentials=kms_only)
+        denied = no_bucket.run("stack", "ls", stack=False, check=False)
+        assert denied.returncode != 0 and "StatusCode: 403" in denied.stderr and "AccessDenied" in denied.stderr
+        check = no_bucket.script("team-backend", "check")
+        assert check.returncode == 1
+        assert (f"!!!  state bucket {STATE_BUCKET} (PULUMI_BACKEND_URL): access denied (") in check.stderr
+        assert (f"Pulumi needs s3:ListBucket on arn:aws:s3:::{STATE_BUCKET} and s3:GetObject, s3:PutObject, "
+                f"s3:DeleteObject on arn:aws:s3:::{STATE_BUCKET}/.pulumi/*") in check.stderr
+
         denied = operator.run("preview", check=False)
         said = denied.stdout + denied.stderr
         assert denied.returncode != 0
