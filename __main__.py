@@ -15,6 +15,7 @@ from k2infra.components import (
     export_stack_outputs,
     kafka_provider,
 )
+from k2infra.components.published_outputs import PublishedOutputs
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 
@@ -50,7 +51,7 @@ access = [AppAccess(app, environment=topology.environment, opts=pulumi.ResourceO
           for app in topology.apps] if topology.access_control else []
 
 desired = {t.name for t in topology.topics}
-export_stack_outputs(
+outputs = export_stack_outputs(
     {
         "stack": settings.stack,
         "environment": topology.environment,
@@ -66,3 +67,6 @@ export_stack_outputs(
     topics=[o for group in exchanges for o in group.outputs(desired)],
     subjects=subjects.outputs(topology.subjects),
 )
+if settings.publish_outputs:  # for apps: the outputs as an S3 object, rewritten by every up
+    PublishedOutputs("published-outputs", location=settings.publish_outputs, outputs=outputs, stack=settings.stack,
+                     delete_on_destroy=settings.unpublish_on_destroy)

@@ -1,7 +1,10 @@
-"""Where an app finds its stack outputs: JSON, a file named by K2_STACK_OUTPUTS, a live stack, or topics.yaml.
+"""Where an app finds its stack outputs: JSON, a file or S3 object named by K2_STACK_OUTPUTS, a live stack, or
+topics.yaml.
 
 Reading a live stack uses Pulumi's Automation API, imported only then: apps that are given the
-JSON (the usual case in production) need neither the pulumi package nor the CLI.
+JSON (the usual case in production) need neither the pulumi package nor the CLI. An S3 object (what a
+stack with k2:publishOutputs writes after each `pulumi up`) is read with boto3, imported only then, with
+the app's own AWS credentials: never the state backend's.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, StackOutputsError, SubjectInfo, TopicInfo
+from k2infra.contracts.outputs import HINT, ExchangeInfo, StackOutputs, StackOutputsError, SubjectInfo, TopicInfo
 
 ENV_VAR = "K2_STACK_OUTPUTS"
 TOPOLOGY_FILE = "topics.yaml"
@@ -50,6 +53,7 @@ def load_stack_outputs(source: Source = None, *, environment: str | None = None)
 
     - None: the file named by $K2_STACK_OUTPUTS, else ./topics.yaml;
     - a mapping (the parsed JSON), JSON text, or a path to a .json file;
+    - an S3 location, "s3://bucket/key" (optionally ?region=...&endpoint=...): the outputs a stack published;
     - a LiveStack; a path to a topics.yaml (topology only, no cluster; `environment` picks its settings).
     """
     if isinstance(source, StackOutputs):
@@ -62,6 +66,8 @@ def load_stack_outputs(source: Source = None, *, environment: str | None = None)
         return _default_source(environment)
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return _from_json(source, "the given JSON")
+    if isinstance(source, str) and source.strip().startswith("s3://"):
+        return _from_s3(source, "stack outputs at {url}", "the location given to load_stack_outputs")
     path = Path(source)
     if path.suffix in (".yaml", ".yml"):
         return load_topology_file(path, environment)
@@ -70,6 +76,8 @@ def load_stack_outputs(source: Source = None, *, environment: str | None = None)
 
 def _default_source(environment: str | None) -> StackOutputs:
     named = os.environ.get(ENV_VAR)
+    if named and named.strip().startswith("s3://"):
+        return _from_s3(named, f"${ENV_VAR} ({{url}})", f"${ENV_VAR}", prefix=f"${ENV_VAR}: ")
     if named:
         path = Path(named)
         if not path.is_file():
@@ -88,6 +96,26 @@ def _from_file(path: Path, where: str) -> StackOutputs:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise StackOutputsError(f"{where}: cannot read it: {err.strerror}") from None
+    return _from_json(text, where)
+
+
+def _from_s3(url: str, where: str, setting: str, prefix: str = "") -> StackOutputs:
+    """`where` (with {url}) prefixes problems with the content; a failure to read says which object itself."""
+    from k2infra.aws_access import AwsAccessError, S3Location
+
+    try:
+        location = S3Location.parse(url)
+    except ValueError as err:
+        raise StackOutputsError(f"{prefix}{err}") from None
+    where = where.format(url=location.url)
+    try:
+        body = location.read(setting)
+    except AwsAccessError as err:
+        raise StackOutputsError(f"{prefix}{err}") from None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StackOutputsError(f"{where}: not UTF-8 text; {HINT}") from None
     return _from_json(text, where)
 
 

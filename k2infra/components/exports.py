@@ -11,13 +11,17 @@ from k2infra.contracts.outputs import StackOutputs, SubjectInfo, TopicInfo, reco
 
 
 def export_stack_outputs(plain: dict[str, Any], topics: Sequence[pulumi.Output[TopicInfo]],
-                         subjects: Sequence[pulumi.Output[SubjectInfo]]) -> None:
+                         subjects: Sequence[pulumi.Output[SubjectInfo]]) -> pulumi.Output[dict[str, Any]]:
     """Export every output of the contract. `plain` values are checked now and exported as plain values,
     so they are recorded even when an update fails (managed_topics is the next run's ownership record);
-    topics and subjects follow once their resources are applied."""
+    topics and subjects follow once their resources are applied. Returns all of them, as exported."""
     checked = StackOutputs.model_validate({**plain, "topics": (), "subjects": ()}).to_json_data()
     for key, value in checked.items():
         if key not in ("topics", "subjects"):
             pulumi.export(key, value)
-    pulumi.export("topics", pulumi.Output.all(*topics).apply(lambda records: [record_json(r) for r in records]))
-    pulumi.export("subjects", pulumi.Output.all(*subjects).apply(lambda records: [record_json(r) for r in records]))
+    topic_data = pulumi.Output.all(*topics).apply(lambda records: [record_json(r) for r in records])
+    subject_data = pulumi.Output.all(*subjects).apply(lambda records: [record_json(r) for r in records])
+    pulumi.export("topics", topic_data)
+    pulumi.export("subjects", subject_data)
+    return pulumi.Output.all(topic_data, subject_data).apply(
+        lambda both: {**checked, "topics": both[0], "subjects": both[1]})

@@ -73,6 +73,10 @@ class StackSettings:
     docker: DockerSettings
     # Dev convenience: topics that leave topics.yaml are deleted instead of retained.
     allow_topic_deletion: bool = False
+    # Where each `pulumi up` writes the stack outputs for apps (s3://bucket/key?region=...), and whether
+    # destroying the stack deletes that object (by default nothing is deleted).
+    publish_outputs: str | None = None
+    unpublish_on_destroy: bool = False
 
     @classmethod
     def from_values(cls, stack: str, get: Callable[[str], Any]) -> StackSettings:
@@ -105,6 +109,8 @@ class StackSettings:
             registry_username=values.text("schemaRegistryUsername"),
             docker=docker,
             allow_topic_deletion=values.flag("allowTopicDeletion"),
+            publish_outputs=values.location("publishOutputs"),
+            unpublish_on_destroy=values.flag("unpublishOnDestroy"),
         )
 
     @classmethod
@@ -136,6 +142,18 @@ class _Values:
         if str(value).strip().lower() in ("true", "false"):
             return str(value).strip().lower() == "true"
         raise SettingsError(f"{NAMESPACE}:{key} is {value!r} for stack {self.stack}; use true or false")
+
+    def location(self, key: str) -> str | None:
+        """An S3 location (s3://bucket/key?region=...), checked for its form."""
+        from k2infra.aws_access import S3Location
+
+        value = self.text(key)
+        if value is not None:
+            try:
+                S3Location.parse(value)
+            except ValueError as err:
+                raise SettingsError(f"{NAMESPACE}:{key} for stack {self.stack}: {err}") from None
+        return value
 
     def number(self, key: str) -> int | None:
         value = self.get(key)
