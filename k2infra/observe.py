@@ -155,7 +155,6 @@ def committed_offsets(conf: Mapping[str, Any], group: str, partitions: Mapping[s
 
 def observe_acls(conf: Mapping[str, Any], timeout: float = 15) -> list[Binding] | None:
     """Every ACL on the cluster, in K2's Binding form; None when the brokers run no authorizer."""
-    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import (
         AclBindingFilter,
         AclOperation,
@@ -166,17 +165,27 @@ def observe_acls(conf: Mapping[str, Any], timeout: float = 15) -> list[Binding] 
 
     reported = ReportedErrors()
     admin = _admin(conf, reported)
+    if not _authorizer(admin, conf["bootstrap.servers"], reported, timeout):
+        return None
     # None matches any name, principal or host (the type stubs say str).
     everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
                                   AclOperation.ANY, AclPermissionType.ANY)
-    try:
+    with kafka_calls(conf["bootstrap.servers"], reported, "its ACLs"):
         found = admin.describe_acls(everything, request_timeout=timeout).result(timeout=timeout)
-    except KafkaException as err:
-        if err.args and getattr(err.args[0], "code", lambda: None)() == KafkaError.SECURITY_DISABLED:
-            return None
-        raise kafka_failure(conf["bootstrap.servers"], err, reported.errors, "its ACLs") from None
     return [Binding("", b.principal, _spelling(b.restype.name), _spelling(b.resource_pattern_type.name), b.name,
                     _spelling(b.operation.name), _spelling(b.permission_type.name)) for b in found]
+
+
+def _authorizer(admin: Any, servers: str, reported: ReportedErrors, timeout: float) -> str:
+    """The brokers' authorizer class ('' without one: Kafka then accepts no ACL, yet lists none without error)."""
+    from confluent_kafka.admin import ConfigResource
+
+    with kafka_calls(servers, reported, "its broker configuration"):
+        broker = next(iter(_connect(admin, servers, reported, timeout).brokers))
+        resource = ConfigResource("broker", str(broker))
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+    entry = entries.get("authorizer.class.name")
+    return str(entry.value or "") if entry is not None else ""
 
 
 def _spelling(name: str) -> str:

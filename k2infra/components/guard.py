@@ -86,6 +86,12 @@ def _access_warnings(topology: Topology, record: StackRecord, conf: dict) -> lis
         on_cluster = observe_acls(conf)
     except Unreachable as err:  # the topics were observed a moment ago: ACLs are information, not a gate
         return [f"cannot list the cluster's ACLs to look for drift: {err}"]
+    if on_cluster is None:
+        raise pulumi.RunError(
+            f"environment {topology.environment} sets access_control, but the brokers at {conf['bootstrap.servers']} "
+            "run no authorizer, so its apps' ACLs cannot be applied (nor enforced). Configure an authorizer "
+            "(KRaft: authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer), or set "
+            f"environments.{topology.environment}.access_control: false.\n{NOTHING_CHANGED}.")
     return access_changes(topology.apps, record.acls, on_cluster)
 
 

@@ -69,7 +69,7 @@ class FakeCluster:
     topics: dict[str, ObservedTopic] = field(default_factory=dict)
     schemas: dict[str, list[str]] = field(default_factory=dict)
     state: StackRecord = field(default_factory=StackRecord)  # the stack's own state, as `stack export` gives it
-    acls: list[Any] | None = None  # the cluster's ACLs; None: its brokers run no authorizer
+    acls: list[Any] | None = field(default_factory=list)  # the cluster's ACLs; None: its brokers run no authorizer
     reachable: bool = True
     seen_configs: list[dict[str, Any]] = field(default_factory=list)
 

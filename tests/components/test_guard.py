@@ -167,3 +167,10 @@ def test_a_retention_cut_is_refused_under_mocks_too(project, cluster):
     with pytest.raises(Exception, match=r"(?s)Refused, nothing was changed.*market.crypto.quotes.binance: "
                                         r"retention.ms 604800000 -> 86400000 deletes every message older"):
         run_program(project, LOCAL)
+
+
+def test_access_control_on_brokers_without_an_authorizer_is_refused(project, cluster):
+    cluster.acls = None  # as observe_acls reports a cluster without an authorizer
+    with pytest.raises(Exception, match=r"(?s)environment prod sets access_control, but the brokers at "
+                                        r"127.0.0.1:9092 run no authorizer.*Nothing was changed"):
+        run_program(project, {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}, stack="prod")

@@ -8,7 +8,10 @@ from confluent_kafka.admin import AdminClient
 
 from k2infra.local import LocalPlatform
 from k2infra.model.stack_record import parse_export
+from tests.conftest import ROOT
 from tests.e2e.conftest import topic_configs, topics_on_cluster
+
+SHIPPED = (ROOT / "topics.yaml").read_text()
 
 
 def test_prod_settings_apply_on_three_nodes(tmp_path, new_stack, platform):
@@ -21,6 +24,11 @@ def test_prod_settings_apply_on_three_nodes(tmp_path, new_stack, platform):
         for key, value in {"k2:environment": "prod", "k2:bootstrapServers": state.bootstrap_servers,
                            "k2:schemaRegistryUrl": state.schema_registry_url}.items():
             stack.run("config", "set", key, value)
+        # These brokers run no authorizer: prod's ACLs could not be applied, so nothing is.
+        refused = stack.up(check=False)
+        assert refused.returncode != 0 and "run no authorizer" in refused.stdout + refused.stderr
+        assert topics_on_cluster(admin) == {}
+        stack.set_topology(SHIPPED.replace("    access_control: true", "    access_control: false"))
         stack.up()
         topics = admin.list_topics(timeout=10).topics
         assert len(topics_on_cluster(admin)) == 6
