@@ -13,6 +13,7 @@ from typing import Any
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
 from k2infra.model.data_loss import Acknowledgement
+from k2infra.model.monitoring import MonitoringSettings
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Topology:
     decommission: tuple[str, ...] = ()
     acknowledgements: tuple[Acknowledgement, ...] = ()
     subject_pattern: str = SUBJECT_PATTERN
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings, compare=False)  # alert thresholds
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
