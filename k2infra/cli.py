@@ -205,6 +205,8 @@ def monitor_exporter(
         groups: Annotated[str | None, typer.Option(help="Only consumer groups whose id matches this "
                                                    "regular expression.")] = None,
         reload: Annotated[float, typer.Option(help="Seconds between rereads of the stack outputs.")] = 300.0,
+        group_offsets: Annotated[bool, typer.Option(help="Also kafka_consumergroup_current_offset (one sample per "
+                                                    "group and partition).")] = False,
 ) -> None:
     """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
 
@@ -213,7 +215,8 @@ def monitor_exporter(
     import signal
     import threading
 
-    from k2infra.monitoring.exporter import K2Collector, PortInUse, serve
+    from k2infra.monitoring.exporter import K2Collector, serve
+    from k2infra.monitoring.exposition import PortInUse
     from k2infra.monitoring.registry import SubjectChecker
     from k2infra.monitoring.sample import ClusterSampler
     from k2infra.monitoring.target import Target, TargetError, load_target
@@ -229,7 +232,7 @@ def monitor_exporter(
         err.print(f"k2 monitor exporter: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,
-                            reload_every=reload)
+                            reload_every=reload, group_offsets=group_offsets)
     try:
         serve(collector, port, address)
     except PortInUse as error:

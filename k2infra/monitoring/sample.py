@@ -1,14 +1,17 @@
 """One look at the cluster for the stack's topics and its consumer groups: one batch of admin calls.
 
 A sample is: the cluster's metadata (one request: partitions, leaders, replicas, in-sync replicas),
-the latest and the earliest offset of every partition (two list_offsets calls, each one request per
-leader for all its partitions, both in flight at once), the consumer groups (one ListGroups call)
-and each group's committed offsets (one OffsetFetch per group: the client takes one group per call,
-so all of them are sent before any answer is awaited). Nothing is asked per partition.
+the latest offset of every partition (one list_offsets call: one request per leader for all its
+partitions), the consumer groups (one ListGroups call) and each group's committed offsets (one
+OffsetFetch per group: the client takes one group per call, so all of them are sent before any
+answer is awaited), all in flight at once. Nothing is asked per partition. The earliest offsets
+(kafka_topic_partition_oldest_offset) move only with retention and compaction: they are read in the
+same batch every `earliest_every` seconds (and whenever partitions appear), and reused in between.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -55,7 +58,8 @@ class Snapshot:
 class ClusterSampler:
     """Samples the cluster through one long-lived AdminClient; safe to call from several threads (serialised)."""
 
-    def __init__(self, conf: Mapping[str, Any], timeout: float = 10.0, groups: str | None = None):
+    def __init__(self, conf: Mapping[str, Any], timeout: float = 10.0, groups: str | None = None,
+                 earliest_every: float = 30.0):
         from confluent_kafka.admin import AdminClient
 
         self.servers = str(conf.get("bootstrap.servers"))
@@ -64,6 +68,9 @@ class ClusterSampler:
         # log_level 0: an unreachable cluster shows as k2_up 0 and one message, not a stream of librdkafka logs.
         self._admin = AdminClient({**conf, "log_level": 0})
         self._lock = threading.Lock()
+        self.earliest_every = earliest_every
+        self._earliest: dict[str, list[int]] = {}
+        self._earliest_at = -math.inf
 
     def sample(self, topics: Iterable[str]) -> Snapshot:
         with self._lock:
@@ -92,8 +99,11 @@ class ClusterSampler:
         wanted = [TopicPartition(t, p) for t, states in out.partitions.items() for p in range(len(states))]
         latest = admin.list_offsets({tp: OffsetSpec.latest() for tp in wanted}, request_timeout=self.timeout) \
             if wanted else {}
-        earliest = admin.list_offsets({tp: OffsetSpec.earliest() for tp in wanted}, request_timeout=self.timeout) \
-            if wanted else {}
+        known = {t: len(v) for t, v in self._earliest.items()}
+        fresh = time.monotonic() - self._earliest_at < self.earliest_every and all(
+            known.get(t) == len(states) for t, states in out.partitions.items())
+        earliest = {} if fresh or not wanted else \
+            admin.list_offsets({tp: OffsetSpec.earliest() for tp in wanted}, request_timeout=self.timeout)
         listing = groups_future.result(timeout=_left(deadline))
         groups = sorted(g.group_id for g in listing.valid
                         if self.group_filter is None or self.group_filter.search(g.group_id))
@@ -107,6 +117,10 @@ class ClusterSampler:
                 except Exception as err:
                     out.problems.append(f"{label} offset of {tp.topic}[{tp.partition}]: {_reason(err)}")
             setattr(out, label, table)
+        if fresh:
+            out.earliest = {t: self._earliest[t] for t in out.partitions}
+        elif not any(p.startswith("earliest") for p in out.problems):
+            self._earliest, self._earliest_at = out.earliest, time.monotonic()
         expected = set(out.partitions)
         for group, future in offsets.items():
             try:

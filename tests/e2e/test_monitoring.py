@@ -211,7 +211,7 @@ def test_alerts_go_pending_fire_and_resolve_on_a_real_prometheus(new_stack, plat
 
     (port,) = free_ports(1)
     with exporter(stack, port) as process, Prometheus(tmp_path / "prometheus", port, rules).running() as prom:
-        wait_for("the exporter serving k2_up 1", lambda: process.poll() is None and "\nk2_up 1.0" in metrics(port), 90)
+        wait_for("the exporter serving k2_up 1", lambda: process.poll() is None and "\nk2_up 1\n" in metrics(port), 90)
         wait_for("Prometheus scraping the exporter", lambda: prom.query('k2_up{job="k2"} == 1'), 60)
         assert len(prom.query("k2_topic_info")) == 6
         assert prom.find("K2ConsumerLagCritical") == [] and prom.find("K2PartitionImbalance") == []

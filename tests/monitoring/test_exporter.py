@@ -3,6 +3,7 @@ are not there (no Kafka needed: the cluster side is on the real broker in tests/
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -18,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from k2infra.contracts.outputs import StackOutputs
 from k2infra.local.processes import free_ports
-from k2infra.monitoring.exporter import K2Collector, registry_for
+from k2infra.monitoring.exporter import K2Collector, metrics, registry_for
+from k2infra.monitoring.exposition import MetricsServer, PortInUse, render
 from k2infra.monitoring.registry import SubjectChecker, SubjectState
 from k2infra.monitoring.sample import ClusterSampler, PartitionState, Snapshot
 from k2infra.monitoring.target import Target, TargetError, load_target
@@ -77,7 +79,7 @@ def test_a_scrape_reports_kafka_exporters_metrics_and_k2s_for_the_stacks_topics(
     subjects[1] = SubjectState(subjects[1].subject, subjects[1].asset_class, subjects[1].data_type, 1, 2)
     checker = type("Checker", (), {"check": lambda self, _: subjects})()
     sampler = FixedSampler(a_snapshot())
-    m = scrape(K2Collector(t, sampler, checker))
+    m = scrape(K2Collector(t, sampler, checker, group_offsets=True))
     assert sampler.asked == [[x.name for x in t.outputs.topics]]
     assert value(m["k2_up"]) == 1 and value(m["k2_registry_up"]) == 1 and value(m["kafka_brokers"]) == 3
     assert len(m["k2_topic_info"]) == 12
@@ -107,6 +109,46 @@ def test_a_scrape_reports_kafka_exporters_metrics_and_k2s_for_the_stacks_topics(
     assert value(m["k2_subject_latest_version"], subject=subjects[0].subject) == 2
     assert value(m["k2_subject_expected_version"], subject=subjects[0].subject) == 1
     assert 0 <= value(m["k2_scrape_duration_seconds"]) < 5
+
+
+def test_the_exporters_text_is_prometheus_clients_text_faster():
+    t = target()
+    subjects = [SubjectState(s.subject, s.asset_class, s.data_type, s.version, s.schema_id, s.version, s.schema_id)
+                for s in t.subjects]
+    snapshot = a_snapshot()
+    snapshot.committed["quote\"d\\group\nname"] = {ASX_TRADES: {0: 1}}  # label values that need escaping
+    families = list(metrics(t, snapshot, subjects, True, group_offsets=True))
+    ours = render(families).decode()
+    theirs = generate_latest(registry_for(type("C", (), {"collect": lambda self: iter(families)})())).decode()
+    assert parsed(ours) == parsed(theirs)
+    assert parsed(ours)["kafka_consumergroup_lag_sum"][("quote\"d\\group\nname", ASX_TRADES)] == 4999
+    assert "kafka_consumergroup_current_offset" not in parsed(render(metrics(t, snapshot, subjects, True)).decode())
+
+
+def parsed(text: str) -> dict[str, dict[tuple[str, ...], float]]:
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        assert family.documentation
+        for s in family.samples:
+            out.setdefault(s.name, {})[tuple(v for _, v in sorted(s.labels.items()))] = s.value
+    return out
+
+
+def test_the_server_gzips_for_prometheus_and_names_a_port_in_use():
+    families = list(metrics(target(), a_snapshot(), [], None))
+    server = MetricsServer(lambda: iter(families), 0, "127.0.0.1").start()
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/metrics",
+                                         headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            assert reply.headers["Content-Encoding"] == "gzip"
+            assert reply.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+            text = gzip.decompress(reply.read()).decode()
+        assert parsed(text)["k2_up"] == {(): 1.0}
+        with pytest.raises(PortInUse, match=f"port {server.port} on 127.0.0.1 is already in use"):
+            MetricsServer(lambda: iter(families), server.port, "127.0.0.1")
+    finally:
+        server.stop()
 
 
 def closed_port() -> int:
@@ -156,7 +198,7 @@ def test_the_exporter_serves_k2_up_0_while_the_cluster_is_away(tmp_path):
                     text = reply.read().decode()
             except OSError:
                 time.sleep(0.2)
-        assert "k2_up 0.0" in text and "k2_registry_up 0.0" in text
+        assert "\nk2_up 0\n" in text and "\nk2_registry_up 0\n" in text
     finally:
         exporter.terminate()
         _, err = exporter.communicate(timeout=30)
