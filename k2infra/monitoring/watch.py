@@ -129,7 +129,7 @@ def _partitions(t: TopicHealth, compacted: bool) -> str:
     if t.imbalance is None:
         return f"{t.partitions} (no traffic)"
     word = "imbalanced" if any(" partition " in a for a in t.alerts) else "balanced"
-    return f"{t.partitions} ({word}: busiest {t.imbalance:+.0%} vs mean)"
+    return f"{t.partitions} ({word}: busiest {t.imbalance + 0.0:+.0%} vs mean)"  # + 0.0: no "-0%"
 
 
 def watch(topology: Topology, sample: Callable[[], Snapshot], interval: float, groups: Sequence[str] = (),
