@@ -43,3 +43,21 @@ def test_a_topology_with_problems_writes_nothing(tmp_path):
     done = k2("monitor", "rules", "--config", str(bad), "--out", str(out))
     assert done.returncode == 1 and not out.exists()
     assert "monitoring.consumer_lag_critical.for: must be a Prometheus duration" in done.stderr
+
+
+def test_k2_monitor_watch_says_when_the_cluster_does_not_answer():
+    from k2infra.local.processes import free_ports
+
+    (closed,) = free_ports(1)
+    done = k2("monitor", "--config", str(ROOT / "topics.yaml"), "--bootstrap-servers", f"127.0.0.1:{closed}",
+              "--watch", "--interval", "1", "--count", "1")
+    assert done.returncode == 0, done.stderr
+    assert "K2 Kafka Topics - System Overview (default)" in done.stdout
+    assert f"cannot reach Kafka at 127.0.0.1:{closed}" in done.stdout and "Status: Degraded" in done.stdout
+
+
+def test_k2_monitor_lists_its_subcommands():
+    done = k2("monitor", "--help")
+    assert done.returncode == 0
+    for word in ("exporter", "rules", "dashboard", "--watch", "--group", "--interval"):
+        assert word in done.stdout
