@@ -17,6 +17,9 @@ from k2infra.model import Topology, TopologyError, load_topology, read_spec
 app = typer.Typer(help="K2 market-data Kafka topology as code.", no_args_is_help=True, add_completion=False)
 local_app = typer.Typer(help="A local Kafka (KRaft) and schema registry for development.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+monitor_app = typer.Typer(help="Per-exchange monitoring: a health check or live view, and the Prometheus exporter, "
+                          "alert rules and Grafana dashboard.")
+app.add_typer(monitor_app, name="monitor")
 
 out = Console()
 err = Console(stderr=True)
@@ -165,15 +168,24 @@ def acl(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     out.print(table)
 
 
-@app.command()
-def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+@monitor_app.callback(invoke_without_command=True)
+def monitor(ctx: typer.Context, config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
             bootstrap_servers: Annotated[str | None,
                                          typer.Option(help="Default: the stack's k2:bootstrapServers.")] = None,
             group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Consumer group(s) to "
-                                                             "report lag for.")] = None,
-            interval: Annotated[float, typer.Option(help="Seconds between the two offset samples.")] = 5.0,
-            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded."""
+                                                             "report lag for (--watch: default all).")] = None,
+            interval: Annotated[float, typer.Option(help="Seconds between the two offset samples "
+                                                         "(--watch: between refreshes).")] = 5.0,
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+            watch: Annotated[bool, typer.Option("--watch", help="Live view in the terminal, the design's "
+                                                "dashboard layout, until Ctrl-C.")] = False,
+            count: Annotated[int | None, typer.Option(hidden=True, help="--watch: stop after N refreshes.")] = None,
+            ) -> None:
+    """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded.
+
+    With a subcommand: exporter (Prometheus metrics), rules (Prometheus alerts), dashboard (Grafana)."""
+    if ctx.invoked_subcommand is not None:
+        return
     import time
 
     from k2infra.model.health import assess
@@ -181,6 +193,9 @@ def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = Non
 
     topo = _load(config, environment_of(stack, config))
     conf = _cluster_conf(stack, config, bootstrap_servers)
+    if watch:
+        _watch(topo, conf, interval, group or [], count)
+        return
     try:
         observed = observe_topics(conf)
         partitions = {t.name: observed[t.name].partitions for t in topo.topics if t.name in observed}
@@ -197,6 +212,127 @@ def monitor(config: ConfigOption = Path("topics.yaml"), stack: StackOption = Non
         _print_health(report)
     if any(e.status == "Degraded" for e in report):
         raise typer.Exit(2)
+
+
+def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None) -> None:
+    from k2infra.monitoring.sample import ClusterSampler
+    from k2infra.monitoring.watch import watch
+
+    sampler = ClusterSampler(conf, timeout=max(min(interval, 10.0), 2.0))
+    names = [t.name for t in topo.topics]
+    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count)
+
+
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file (default: print).")]
+
+
+@monitor_app.command("exporter")
+def monitor_exporter(
+        config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+        outputs: Annotated[Path | None, typer.Option(envvar="K2_STACK_OUTPUTS", help="The stack outputs as JSON "
+                                                     "(`pulumi stack output --json`); default: ask Pulumi for "
+                                                     "--stack's.")] = None,
+        port: Annotated[int, typer.Option(help="Port to serve /metrics on.")] = 9308,
+        address: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+        timeout: Annotated[float, typer.Option(help="Seconds a scrape waits for the cluster and the registry.")] = 10.0,
+        groups: Annotated[str | None, typer.Option(help="Only consumer groups whose id matches this "
+                                                   "regular expression.")] = None,
+        reload: Annotated[float, typer.Option(help="Seconds between rereads of the stack outputs.")] = 300.0,
+        group_offsets: Annotated[bool, typer.Option(help="Also kafka_consumergroup_current_offset (one sample per "
+                                                    "group and partition).")] = False,
+) -> None:
+    """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
+
+    SASL and registry credentials: K2_KAFKA_USERNAME/PASSWORD, K2_SCHEMA_REGISTRY_USERNAME/PASSWORD,
+    K2_KAFKA_CA_LOCATION."""
+    import signal
+    import threading
+
+    from k2infra.monitoring.exporter import K2Collector, serve
+    from k2infra.monitoring.exposition import PortInUse
+    from k2infra.monitoring.registry import SubjectChecker
+    from k2infra.monitoring.sample import ClusterSampler
+    from k2infra.monitoring.target import Target, TargetError, load_target
+
+    def load() -> Target:
+        return load_target(stack, config.parent, outputs)
+
+    try:
+        target = load()
+        sampler = ClusterSampler(target.kafka_conf(), timeout, groups)
+        url, auth, verify = target.registry()
+    except TargetError as error:
+        err.print(f"k2 monitor exporter: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,
+                            reload_every=reload, group_offsets=group_offsets)
+    try:
+        serve(collector, port, address)
+    except PortInUse as error:
+        err.print(f"k2 monitor exporter: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"k2 monitor exporter: serving http://{address}:{port}/metrics for {len(target.topics)} topics and "
+              f"{len(target.subjects)} subjects ({target.outputs.source}); Kafka {target.outputs.bootstrap_servers}, "
+              f"registry {url}", markup=False, highlight=False, soft_wrap=True)
+    list(collector.collect())  # a first look, so that an unreachable cluster or registry is said at once
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+@monitor_app.command("rules")
+def monitor_rules(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None, out_file: OutOption = None,
+                  check: Annotated[bool, typer.Option(help="Check the file with promtool.")] = False) -> None:
+    """A Prometheus rule file with the design's alerts, thresholds from topics.yaml's `monitoring:`."""
+    from k2infra.monitoring.rules import rules_yaml
+
+    text = rules_yaml(_load(config, environment_of(stack, config)))
+    _write(text, out_file)
+    if check:
+        _promtool_check(text)
+
+
+@monitor_app.command("dashboard")
+def monitor_dashboard(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
+                      out_file: OutOption = None) -> None:
+    """An import-ready Grafana dashboard in the design's layout: overview, then one row per exchange."""
+    from k2infra.monitoring.dashboard import dashboard
+
+    _write(json.dumps(dashboard(_load(config, environment_of(stack, config))), indent=2) + "\n", out_file)
+
+
+def _write(text: str, path: Path | None) -> None:
+    if path is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        err.print(f"k2: cannot write {path}: {error.strerror}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    err.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def _promtool_check(text: str) -> None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        err.print("k2: promtool is not on PATH (scripts/bootstrap installs it)", markup=False)
+        raise typer.Exit(1)
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as file:
+        file.write(text)
+        file.flush()
+        done = subprocess.run([promtool, "check", "rules", file.name], capture_output=True, text=True)
+    (err if done.returncode else out).print((done.stdout + done.stderr).strip(), markup=False, highlight=False)
+    if done.returncode:
+        raise typer.Exit(1)
 
 
 def _print_health(report: list) -> None:

@@ -19,6 +19,7 @@ from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, Topology
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
+from k2infra.model.monitoring import resolve_monitoring
 from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
@@ -152,6 +153,8 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     acknowledgements = run.acknowledgements(topics)
     apps = derive_apps(spec.apps, topics, doc, problems)
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
+    monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
+                                    list(spec.environments), problems)
     if problems:
         raise TopologyError(problems)
     return Topology(
@@ -166,6 +169,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         subject_pattern=spec.schema_registry.subject_pattern,
         apps=apps,
         access_control=env.access_control,
+        monitoring=monitoring,
     )
 
 

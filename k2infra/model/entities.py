@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
 from k2infra.model.data_loss import Acknowledgement
+from k2infra.model.monitoring import MonitoringSettings
 
 if TYPE_CHECKING:
     from k2infra.model.access import App
@@ -96,6 +97,7 @@ class Topology:
     subject_pattern: str = SUBJECT_PATTERN
     apps: tuple[App, ...] = ()
     access_control: bool = False  # whether this environment's brokers enforce the apps' ACLs
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings, compare=False)  # alert thresholds
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

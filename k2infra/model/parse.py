@@ -42,8 +42,10 @@ def _problem_from_pydantic(doc: SourceDoc, error: Any) -> Problem:
         "string_type": "must be text",
         "bool_type": "must be true or false",
         "dict_type": "must be a mapping of keys to values",
+        "model_type": "must be a mapping of keys to values",
         "list_type": "must be a list",
-        "greater_than_equal": "must be 1 or more",
+        "greater_than_equal": f"must be {error.get('ctx', {}).get('ge', 1)} or more",
+        "greater_than": f"must be more than {error.get('ctx', {}).get('gt', 0)}",
         "string_too_short": "must not be empty",
         "too_short": "must list at least one",
     }
@@ -58,13 +60,18 @@ def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
     annotation: Any = model
     for part in loc:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            annotation = annotation.model_fields[str(part)].annotation
+            annotation = _field(annotation, str(part)).annotation
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
         annotation = _unwrap_optional(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
+        return [f.alias or name for name, f in annotation.model_fields.items()]
     return []
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    """A model's field by the key the file spells (its alias, e.g. `for`, or its name)."""
+    return next((f for name, f in model.model_fields.items() if key in (name, f.alias)), model.model_fields[key])
 
 
 def _unwrap_optional(annotation: Any) -> Any:

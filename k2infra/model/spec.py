@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, Compatibility
+from k2infra.model.monitoring import MonitoringSpec
 
 Count = Annotated[StrictInt, Field(ge=1)]
 ConfigValue = StrictStr | StrictInt | StrictBool | float
@@ -138,3 +139,5 @@ class TopologySpec(_Spec):
     schema_registry: SchemaRegistrySpec = SchemaRegistrySpec()
     acknowledged_data_loss: list[DataLossAcknowledgement] = []
     apps: dict[StrictStr, AppSpec] = {}
+    # Alert thresholds per environment and exchange (k2 monitor rules); optional: the design's by default.
+    monitoring: MonitoringSpec | None = None
