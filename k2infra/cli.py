@@ -95,7 +95,8 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     """What `pulumi up` would do to the cluster's topics, without Pulumi: exit 2 if a change is refused.
 
     Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
-    retained. SASL credentials, if the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
+    retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
+    the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
     from k2infra.measure import measured
     from k2infra.model.plan import plan_topics
@@ -108,7 +109,8 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     except Unreachable as error:
         err.print(f"k2 plan: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    result = plan_topics(topo, observed, observed)
+    # Every market.* topic counts as managed, except the declared legacy topics (k2 migrate's sources).
+    result = plan_topics(topo, observed, {n: t for n, t in observed.items() if n not in topo.legacy_names})
     summary = result.to_dict()
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
                          + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]

@@ -18,6 +18,7 @@ from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, Topology
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
+from k2infra.model.legacy import derive_legacy
 from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
@@ -150,6 +151,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     run.check_environment(topics)
     acknowledgements = run.acknowledgements(topics)
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
+    legacy = derive_legacy(spec, doc, topics, subjects, problems)
     if problems:
         raise TopologyError(problems)
     return Topology(
@@ -162,6 +164,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         decommission=tuple(env.decommission),
         acknowledgements=tuple(acknowledgements),
         subject_pattern=spec.schema_registry.subject_pattern,
+        legacy=legacy,
     )
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
 from k2infra.model.data_loss import Acknowledgement
+
+if TYPE_CHECKING:
+    from k2infra.model.legacy import LegacyTopic
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ class Topology:
     decommission: tuple[str, ...] = ()
     acknowledgements: tuple[Acknowledgement, ...] = ()
     subject_pattern: str = SUBJECT_PATTERN
+    # The flat topics from before the exchange topics (legacy_topics): `k2 migrate` copies from them; they
+    # are not K2's topics even though their names start with market.
+    legacy: tuple[LegacyTopic, ...] = ()
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +104,11 @@ class Topology:
 
     def topic(self, name: str) -> Topic:
         return self._by_name[name]
+
+    @property
+    def legacy_names(self) -> frozenset[str]:
+        """The declared legacy topics: never planned as topics this stack manages or retains."""
+        return frozenset(t.name for t in self.legacy)
 
     @property
     def asset_classes(self) -> tuple[str, ...]:
