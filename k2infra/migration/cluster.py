@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
@@ -108,25 +109,32 @@ class Cluster:
 
     def committed(self, group: str, partitions: Mapping[str, int]) -> dict[TP, int]:
         """(topic, partition) -> the group's committed offset; absent where it committed none. Stable offsets
-        only: a transaction still open holds the answer back until it ends."""
-        if not partitions:
+        only: a transaction still open holds the answer back until it ends.
+
+        Read through a consumer of the group that never subscribes (it joins nothing) with isolation.level
+        read_committed, which asks the broker for stable offsets. Not through the AdminClient: its
+        list_consumer_group_offsets crashes the process (SIGSEGV) when the coordinator answers NOT_COORDINATOR, as
+        on a cluster that has just started (librdkafka 2.16.0; confluentinc/librdkafka#5040).
+        """
+        wanted = [TopicPartition(t, p) for t, n in partitions.items() for p in range(n)]
+        if not wanted:
             return {}
-        request = [ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, n in partitions.items()
-                                                        for p in range(n)])]
+        consumer = Consumer({**self.conf, "group.id": group, "enable.auto.commit": False,
+                             "isolation.level": "read_committed", "log_level": 0})
 
         def ask() -> dict[TP, int]:
-            futures = self.admin.list_consumer_group_offsets(request, require_stable=True,
-                                                             request_timeout=self.timeout)
-            result = futures[group].result(timeout=self.timeout)
             out = {}
-            for tp in result.topic_partitions:
+            for tp in consumer.committed(wanted, timeout=self.timeout):
                 if tp.error is not None:
                     raise KafkaException(tp.error)
                 if tp.offset >= 0:
                     out[(tp.topic, tp.partition)] = tp.offset
             return out
 
-        return retrying(f"cannot read group {group}'s offsets from Kafka at {self.servers}", ask)
+        try:
+            return retrying(f"cannot read group {group}'s offsets from Kafka at {self.servers}", ask)
+        finally:
+            consumer.close()
 
     def group_state(self, group: str) -> tuple[str, int]:
         """(state, number of members) of a consumer group ("DEAD" or "EMPTY" with 0 when it has none)."""
@@ -137,9 +145,9 @@ class Cluster:
 
         return retrying(f"cannot describe group {group} on Kafka at {self.servers}", ask)
 
-    def groups_using(self, topics: Collection[str], skip: Collection[str] = ()) -> list[GroupUse]:
-        """The consumer groups with members on, or committed offsets for, any of `topics`."""
-        wanted = set(topics)
+    def groups_using(self, partitions: Mapping[str, int], skip: Collection[str] = ()) -> list[GroupUse]:
+        """The consumer groups with members on, or committed offsets for, any of the topics of `partitions`."""
+        wanted = set(partitions)
 
         def listing() -> list[str]:
             result = self.admin.list_consumer_groups(request_timeout=self.timeout).result(timeout=self.timeout)
@@ -163,20 +171,11 @@ class Cluster:
                 for topic in {tp.topic for tp in (member.assignment.topic_partitions if member.assignment else [])}:
                     if topic in wanted:
                         assigned[topic] = assigned.get(topic, 0) + 1
-            committed = {t for t, _ in self._group_offsets(name) if t in wanted}
+            committed = {t for t, _ in self.committed(name, partitions)}
             used = set(assigned) | committed
             if used:
                 out.append(GroupUse(name, description.state.name, assigned, tuple(sorted(used))))
         return out
-
-    def _group_offsets(self, group: str) -> list[TP]:
-        def ask() -> list[TP]:
-            futures = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                             request_timeout=self.timeout)
-            result = futures[group].result(timeout=self.timeout)
-            return [(tp.topic, tp.partition) for tp in result.topic_partitions if tp.offset >= 0]
-
-        return retrying(f"cannot read group {group}'s offsets from Kafka at {self.servers}", ask)
 
     def set_offsets(self, group: str, offsets: Mapping[TP, int]) -> None:
         """Commit `offsets` for an inactive group (the broker refuses while it has members)."""

@@ -4,6 +4,7 @@ a mapping to a field the deployed schema lacks, an unreachable cluster)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -12,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
-from fastavro import parse_schema
+from fastavro import parse_schema, schemaless_reader
 
 from k2infra.clients.errors import StackOutputsError
 from k2infra.clients.profiles import Credentials, kafka_config, registry_config
 from k2infra.clients.schema_catalog import SchemaCatalog, SubjectSchema
 from k2infra.contracts.outputs import StackOutputs
 from k2infra.migration.cluster import Cluster, ClusterError
-from k2infra.migration.transcode import SchemaUnavailable, Transcoder
+from k2infra.migration.transcode import SchemaUnavailable, Transcoder, without_logical_types
 from k2infra.model import Topology
 from k2infra.model.legacy import LegacyTopic
 
@@ -74,6 +75,7 @@ class Context:
     group: str
     outputs: StackOutputs | None = None  # a deployed stack's outputs (run, verify, cutover)
     _catalog: SchemaCatalog | None = None
+    _canonical: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @classmethod
     def deployed(cls, topology: Topology, stack: str, outputs: StackOutputs, group: str | None = None,
@@ -146,16 +148,35 @@ class Context:
             raise MigrationError(f"cannot read {topic}'s schema from the registry at {self.registry.url}: "
                                  f"{err}") from None
 
-    def reencode(self, topic: str, value: bytes) -> bytes:
-        """A value written under an older version of the topic's subject, as the deployed version writes it."""
-        from k2infra.clients.records import RecordDecoder, RecordEncoder
+    def canonical(self, topic: str, value: bytes) -> bytes:
+        """A value on an exchange topic as the migration's slow path writes it now (decoded by its schema id with
+        timestamps kept as numbers, resolved to the deployed version, encoded by RecordEncoder): what `verify`
+        compares, whichever path or schema version wrote it. ValueError if it does not decode."""
+        from k2infra.clients.records import RecordEncoder
 
-        assert self._catalog is not None, "needs a deployed stack's outputs"
-        record = RecordDecoder(self._catalog).decode(topic, value)
-        return RecordEncoder(self.deployed_schema(topic)).encode(record or {})
+        deployed = self.deployed_schema(topic)
+        schema_id = int.from_bytes(value[1:5], "big")
+        plan = self._canonical.get((topic, schema_id))
+        if plan is None:
+            def stripped(sid: int) -> Any:
+                return parse_schema(without_logical_types(json.loads(self.registry.writer_schema(sid))))
+            try:
+                writer = stripped(schema_id)
+            except SchemaUnavailable as err:
+                raise ValueError(str(err)) from None
+            reader = None if schema_id == deployed.schema_id else stripped(deployed.schema_id)
+            plan = self._canonical[(topic, schema_id)] = (writer, reader, RecordEncoder(deployed))
+        body = io.BytesIO(value)
+        body.seek(5)
+        try:
+            record = schemaless_reader(body, plan[0], plan[1])
+            return plan[2].encode(record)  # type: ignore[arg-type]
+        except Exception as err:  # fastavro's and the encoder's errors alike: the copy is not what it should be
+            raise ValueError(f"{type(err).__name__}: {err}") from None
 
-    def transcoders(self) -> dict[str, Transcoder]:
-        return {t.name: Transcoder(t, self.registry.writer_schema, self.deployed_schema) for t in self.legacy}
+    def transcoders(self, fast: bool = True) -> dict[str, Transcoder]:
+        """One per legacy topic; fast=False: always decode and encode (verify's independent path)."""
+        return {t.name: Transcoder(t, self.registry.writer_schema, self.deployed_schema, fast) for t in self.legacy}
 
     def check_targets(self, cluster: Cluster, dead_letter: str | None = None) -> dict[str, int]:
         """Target topic -> partitions; MigrationError unless every target topic exists, every subject is deployed

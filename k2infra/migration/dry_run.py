@@ -231,7 +231,8 @@ def _checklist(ctx: Context, cluster: Cluster, report: DryRun, quiet_seconds: fl
     names = {s.topic for s in report.legacy}
     targets = {t for legacy in ctx.legacy for t in legacy.target_topics}
     try:
-        groups = [g for g in cluster.groups_using(names | targets, skip={ctx.group, READER_GROUP})
+        partitions = cluster.partitions(names | targets)
+        groups = [g for g in cluster.groups_using(partitions, skip={ctx.group, READER_GROUP})
                   if names & set(g.topics)]
     except ClusterError as err:
         raise MigrationError(str(err)) from None

@@ -20,7 +20,10 @@ from fastavro import parse_schema, schemaless_reader
 from k2infra.clients.errors import RecordError
 from k2infra.clients.records import RecordEncoder
 from k2infra.clients.schema_catalog import SubjectSchema
+from k2infra.migration.splice import Layout, NoSplice, Template, layout_of
 from k2infra.model.legacy import EXCHANGE_FIELD, LegacyTarget, LegacyTopic, timestamp_unit
+
+_UNSET: Any = object()
 
 # Headers every copied record carries: where it came from (the cutover reads them back).
 SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET = "k2-source-topic", "k2-source-partition", "k2-source-offset"
@@ -70,8 +73,12 @@ TargetSchemas = Callable[[str], SubjectSchema]  # exchange topic -> the schema i
 class Transcoder:
     """Transcodes the records of one legacy topic. Caches per writer schema id and per target topic."""
 
-    def __init__(self, legacy: LegacyTopic, writer_schemas: WriterSchemas, target_schemas: TargetSchemas):
+    def __init__(self, legacy: LegacyTopic, writer_schemas: WriterSchemas, target_schemas: TargetSchemas,
+                 fast: bool = True):
         self.legacy = legacy
+        self.fast = fast  # the byte-level fast path (splice.py) where it applies; False: always decode and encode
+        self._layouts: dict[int, Layout | None] = {}
+        self._templates: dict[tuple[int, str], tuple[Template, bytes] | None] = {}
         self._writer_schemas = writer_schemas
         self._target_schemas = target_schemas
         self._readers: dict[int, Any] = {}
@@ -94,6 +101,10 @@ class Transcoder:
             return Refusal("bad_key", f"key {key_text!r} does not follow {legacy.key.pattern}")
         if value is None:
             return self._tombstone(key_text, parts)
+        if self.fast:
+            spliced = self._splice(key_text, parts, value, timestamp_ms)
+            if spliced is not None:
+                return spliced
         record = self._decode(value)
         if isinstance(record, Refusal):
             return record
@@ -130,6 +141,54 @@ class Transcoder:
         if not symbol:
             return Refusal("unfit", f"{legacy.partition_key} is empty (key {key_text!r}): it is the new key")
         return Copy(target, symbol.encode("utf-8"), encoded)
+
+    def _splice(self, key_text: str, parts: Mapping[str, str], value: bytes, timestamp_ms: int) -> Copy | None:
+        """The fast path, for a record that routes and fits; None: take the slow path (which also says why a
+        record is refused)."""
+        if len(value) < 5 or value[0] != 0:
+            return None
+        schema_id = int.from_bytes(value[1:5], "big")
+        layout = self._layouts.get(schema_id, _UNSET)
+        if layout is _UNSET:
+            try:
+                layout = self._layouts[schema_id] = layout_of(self._writer_schemas(schema_id), self.legacy)
+            except SchemaUnavailable:
+                return None
+        if layout is None or not isinstance(layout, Layout):
+            return None
+        legacy = self.legacy
+        strings = layout.strings
+        try:
+            bounds = layout.bounds(value)
+            exchange = layout.text(value, bounds, strings[EXCHANGE_FIELD])
+            symbol = layout.text(value, bounds, strings[legacy.partition_key])
+            for name in self._key_fields:
+                if layout.text(value, bounds, strings[name]) != parts[name]:
+                    return None
+        except (IndexError, ValueError, KeyError, UnicodeDecodeError):
+            return None
+        keyed = parts.get(EXCHANGE_FIELD)
+        target = legacy.target_for(exchange)
+        if target is None or not symbol or (keyed is not None and keyed.casefold() != exchange.casefold()):
+            return None
+        template = self._templates.get((schema_id, target.topic), _UNSET)
+        if template is _UNSET:
+            template = self._templates[(schema_id, target.topic)] = self._template(layout, target)
+        if template is None or not isinstance(template, tuple):
+            return None
+        try:
+            body = template[0].body(value, bounds, timestamp_ms)
+        except (NoSplice, IndexError, ValueError, UnicodeDecodeError):
+            return None
+        return Copy(target, symbol.encode("utf-8"), template[1] + body)
+
+    def _template(self, layout: Layout, target: LegacyTarget) -> tuple[Template, bytes] | None:
+        schema = self._target_schemas(target.topic)
+        try:
+            template = Template.build(layout, schema.parsed, self.legacy, target.exchange)
+        except (NoSplice, ValueError, KeyError, TypeError):
+            return None
+        return template, b"\x00" + schema.schema_id.to_bytes(4, "big")
 
     def _tombstone(self, key_text: str, parts: Mapping[str, str]) -> Copy | Refusal:
         """A null value (a deletion on a compacted topic): routed by its key alone."""
@@ -176,7 +235,7 @@ class Transcoder:
             raise SchemaUnavailable(f"schema id {schema_id} is not an Avro schema (JSON)") from None
         if self._same_logical_types(schema):
             # Timestamps stay numbers (no datetime round trip): the target fields have the same units.
-            schema = _without_logical_types(schema)
+            schema = without_logical_types(schema)
         try:
             return parse_schema(schema)
         except Exception as err:
@@ -189,6 +248,8 @@ class Transcoder:
         targets = [self._target_schemas(t.topic).parsed for t in self.legacy.targets.values()]
         for field in writer.get("fields", []):
             logical = _logical_types(field.get("type"))
+            if not logical:
+                continue
             name = self._rename.get(field["name"], field["name"])
             for target in targets:
                 found = next((f for f in target["fields"] if f["name"] == name), None)
@@ -210,19 +271,25 @@ class Transcoder:
         return found
 
 
-def _logical_types(schema: Any) -> Any:
+def _logical_types(schema: Any) -> frozenset[str]:
+    """The logical types anywhere in a field's type."""
     if isinstance(schema, list):
-        return [_logical_types(s) for s in schema]
+        return frozenset().union(*(_logical_types(s) for s in schema))
     if isinstance(schema, dict):
-        return schema.get("logicalType"), _logical_types(schema.get("items")), _logical_types(schema.get("values"))
-    return None
+        found = {schema["logicalType"]} if schema.get("logicalType") else set()
+        for key in ("items", "values"):
+            found |= _logical_types(schema.get(key))
+        for field in schema.get("fields", []):
+            found |= _logical_types(field.get("type"))
+        return frozenset(found)
+    return frozenset()
 
 
-def _without_logical_types(schema: Any) -> Any:
+def without_logical_types(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+        return {k: without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
     if isinstance(schema, list):
-        return [_without_logical_types(s) for s in schema]
+        return [without_logical_types(s) for s in schema]
     return schema
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, SerializingProducer, TopicPartition
+from confluent_kafka import Consumer, Producer, SerializingProducer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -164,11 +164,17 @@ def end_offsets(world: World, partitions: dict[str, int]) -> dict[tuple[str, int
 
 
 def committed(world: World, group: str, partitions: dict[str, int]) -> dict[tuple[str, int], int]:
-    """The group's committed offsets as the broker reports them (stable: no open transaction's)."""
-    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, n in partitions.items()
-                                                    for p in range(n)])]
-    result = world.admin.list_consumer_group_offsets(request, require_stable=True)[group].result(timeout=60)
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+    """The group's committed offsets as the broker reports them (read_committed: stable, no open transaction's).
+    Through a consumer that joins nothing: the AdminClient's list_consumer_group_offsets of confluent-kafka 2.16
+    crashes while a group coordinator is loading."""
+    consumer = Consumer({"bootstrap.servers": world.bootstrap, "group.id": group, "enable.auto.commit": False,
+                         "isolation.level": "read_committed"})
+    try:
+        result = consumer.committed([TopicPartition(t, p) for t, n in partitions.items() for p in range(n)],
+                                    timeout=60)
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in result if tp.offset >= 0}
 
 
 def read_all(world: World, partitions: dict[str, int], isolation: str = "read_committed") -> list[Any]:
@@ -229,6 +235,18 @@ def read_legacy_group_to_the_end(world: World) -> dict[tuple[str, int], int]:
 
 
 # --- the tests, in order -------------------------------------------------------------------------------------------
+
+
+def test_an_empty_legacy_topic_set_plans_create_register_decommission(world):
+    """The design's case: the legacy topics exist, nothing was ever written to them."""
+    before = snapshot(world)
+    done = world.k2("migrate", "plan", "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["create_topics"] == TARGETS and len(plan["register_subjects"]) == 6
+    assert plan["copy"] == {} and plan["refused"] == {} and plan["decommission"] == sorted(LEGACY_PARTITIONS)
+    assert all(c["ok"] for c in plan["checklist"]), plan["checklist"]
+    assert snapshot(world) == before
 
 
 def test_the_dry_run_before_deploying_plans_create_register_copy_and_decommission(world):

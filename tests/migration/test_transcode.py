@@ -45,21 +45,25 @@ def topology(tmp_path_factory) -> Topology:
     return load_topology(Path(project) / "topics.yaml", "dev")
 
 
-def writer_schemas(schema_id: int) -> str:
-    if schema_id not in IDS:
-        raise SchemaUnavailable(f"schema id {schema_id} is not in the registry")
-    return json.dumps(IDS[schema_id])
-
-
-def transcoder(topology: Topology, name: str) -> Transcoder:
+def transcoder_with(topology: Topology, name: str, ids: dict[int, dict], fast: bool = True) -> Transcoder:
+    """A transcoder whose registry holds `ids` and whose target subjects have schema id 42."""
     legacy = next(t for t in topology.legacy if t.name == name)
     subjects = {s.subject: s for s in topology.subjects}
+
+    def writer_schemas(schema_id: int) -> str:
+        if schema_id not in ids:
+            raise SchemaUnavailable(f"schema id {schema_id} is not in the registry")
+        return json.dumps(ids[schema_id])
 
     def target(topic: str):
         subject = subjects[topology.subject_of(topology.topic(topic))]
         return planned_schema(subject.subject, subject.schema, subject.partition_key, {subject.subject: 42})
 
-    return Transcoder(legacy, writer_schemas, target)
+    return Transcoder(legacy, writer_schemas, target, fast=fast)
+
+
+def transcoder(topology: Topology, name: str, fast: bool = True) -> Transcoder:
+    return transcoder_with(topology, name, IDS, fast)
 
 
 def decoded(topology: Topology, copy: Copy) -> dict:
@@ -68,8 +72,9 @@ def decoded(topology: Topology, copy: Copy) -> dict:
     return schemaless_reader(io.BytesIO(copy.value[5:]), parse_schema(json.loads(subject.schema)), None)
 
 
-def test_a_trade_goes_to_its_exchange_topic_keyed_by_symbol_in_the_shared_shape(topology):
-    copy = transcoder(topology, "market.trades.raw").transcode(
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "slow-path"])
+def test_a_trade_goes_to_its_exchange_topic_keyed_by_symbol_in_the_shared_shape(topology, fast):
+    copy = transcoder(topology, "market.trades.raw", fast).transcode(
         b"ASX.BHP", framed(1, LEGACY_TRADE, legacy_trade("BHP", "ASX", 7)), STAMP)
     assert isinstance(copy, Copy)
     assert (copy.target.topic, copy.target.subject, copy.key) == (
@@ -93,8 +98,9 @@ def test_exchange_values_match_codes_in_any_case(topology):
         assert isinstance(copy, Copy) and copy.target.topic == topic and copy.key == symbol.encode()
 
 
-def test_millisecond_timestamps_become_microseconds(topology):
-    copy = transcoder(topology, "market.quotes.raw").transcode(
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "slow-path"])
+def test_millisecond_timestamps_become_microseconds(topology, fast):
+    copy = transcoder(topology, "market.quotes.raw", fast).transcode(
         b"ASX.BHP", framed(2, LEGACY_QUOTE, legacy_quote("BHP", "ASX", 3)), STAMP)
     assert isinstance(copy, Copy) and copy.target.topic == "market.equities.quotes.asx"
     record = decoded(topology, copy)
@@ -135,9 +141,10 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "slow-path"])
 @pytest.mark.parametrize(("key", "value", "reason", "detail"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
-def test_records_that_cannot_be_routed_say_why(topology, key, value, reason, detail):
-    result = transcoder(topology, "market.trades.raw").transcode(key, value(), STAMP)
+def test_records_that_cannot_be_routed_say_why(topology, key, value, reason, detail, fast):
+    result = transcoder(topology, "market.trades.raw", fast).transcode(key, value(), STAMP)
     assert isinstance(result, Refusal), result
     assert result.reason == reason and detail in result.detail, result
 
@@ -146,8 +153,7 @@ def test_a_legacy_field_not_mapped_does_not_fit(topology):
     """A legacy record with a field the shared schema lacks, neither renamed nor dropped: refused, not lost."""
     schema = {**LEGACY_QUOTE, "fields": [*LEGACY_QUOTE["fields"], {"name": "mid", "type": "double"}]}
     ids = {**IDS, 7: schema}
-    trans = transcoder(topology, "market.quotes.raw")
-    trans._writer_schemas = lambda i: json.dumps(ids[i])  # type: ignore[assignment]
+    trans = transcoder_with(topology, "market.quotes.raw", ids)
     result = trans.transcode(b"ASX.BHP", framed(7, schema, {**legacy_quote("BHP", "ASX", 1), "mid": 1.0}), STAMP)
     assert isinstance(result, Refusal) and result.reason == "unfit" and "'mid'" in result.detail
 
