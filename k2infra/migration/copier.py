@@ -26,7 +26,18 @@ from k2infra.migration.cluster import TP, ClusterError
 from k2infra.migration.context import Context, MigrationError
 from k2infra.migration.dry_run import Tally
 from k2infra.migration.reading import Progress
-from k2infra.migration.transcode import REASONS, REFUSED_DETAIL, REFUSED_REASON, Copy, Refusal, Transcoder, headers_for
+from k2infra.migration.transcode import (
+    REASONS,
+    REFUSED_DETAIL,
+    REFUSED_REASON,
+    SOURCE_OFFSET,
+    SOURCE_PARTITION,
+    SOURCE_TOPIC,
+    Copy,
+    Refusal,
+    Transcoder,
+    headers_for,
+)
 
 # The producer: the trades profile (acks=all, idempotent, lz4, Java's partitioner) with room for big batches.
 PRODUCER = {**TRADES.config, "linger.ms": 5, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000,
@@ -106,24 +117,49 @@ class Copier:
         progress = Progress("copied", None if self.follow else sum(max(ends[tp] - o, 0) for tp, o in position.items()),
                             self.out, self.progress_every)
         batch = _Batch()
+        transcoders, produce = self.transcoders, producer.produce
         started = time.monotonic()
         try:
             while not stop.is_set() and (self.follow or len(done) < len(position)) and result.stopped_at is None:
                 messages = consumer.consume(num_messages=self._batch_size, timeout=0.2)
-                for message in messages:
+                positions, copied = batch.positions, batch.copied
+                for message in messages:  # the hot loop: one pass per record, kept lean
                     error = message.error()
                     if error is not None:
                         self._on_error(error, message, done)
                         continue
-                    tp = (message.topic() or "", message.partition() or 0)
-                    refusal = self._copy(producer, message, batch)
-                    if refusal is not None:
-                        result.stopped_at = (f"{tp[0]}[{tp[1]}]@{message.offset()}: {refusal}. Records before it "
-                                             "are copied; rerun with --dead-letter TOPIC, or fix the mapping under "
-                                             f"legacy_topics in {ctx.topology.source}")
-                        break
-                    batch.positions[tp] = (message.offset() or 0) + 1
-                    if batch.positions[tp] >= ends[tp]:
+                    topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+                    timestamp = message.timestamp()[1]
+                    outcome = transcoders[topic].transcode(message.key(), message.value(), timestamp)
+                    if isinstance(outcome, Copy):
+                        if not batch.begun:
+                            self._begin(producer, batch)
+                        headers: list[Any] = [(SOURCE_TOPIC, topic.encode()), (SOURCE_PARTITION, _number(partition)),
+                                              (SOURCE_OFFSET, _number(offset))]
+                        original = message.headers()
+                        if original:  # the legacy record's own headers come first
+                            headers = [*original, *headers]
+                        target, value, key = outcome.target.topic, outcome.value, outcome.key
+                        try:
+                            produce(target, value, key, timestamp=timestamp if timestamp > 0 else 0, headers=headers)
+                        except BufferError:
+                            _produce(producer, target, value, key, timestamp if timestamp > 0 else 0, headers)
+                        tally = copied.get(target)
+                        if tally is None:
+                            tally = copied[target] = Tally()
+                        tally.records += 1
+                        tally.bytes += len(key) + (len(value) if value is not None else 0)
+                        batch.records += 1
+                    else:
+                        refusal = self._refused(producer, message, outcome, batch)
+                        if refusal is not None:
+                            result.stopped_at = (f"{topic}[{partition}]@{offset}: {refusal}. Records before it are "
+                                                 "copied; rerun with --dead-letter TOPIC, or fix the mapping under "
+                                                 f"legacy_topics in {ctx.topology.source}")
+                            break
+                    tp = (topic, partition)
+                    positions[tp] = offset + 1
+                    if offset + 1 >= ends[tp]:
                         done.add(tp)
                 if batch.begun and (result.stopped_at or batch.records >= self.txn_records or not messages
                                     or time.monotonic() - batch.started >= self.txn_seconds):
@@ -158,24 +194,19 @@ class Copier:
         self._rewind(consumer, position)  # copied again from the last committed position
         done.intersection_update(tp for tp, offset in position.items() if offset >= ends[tp])
 
-    def _copy(self, producer: Producer, message: Message, batch: _Batch) -> Refusal | None:
-        topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
-        timestamp = message.timestamp()[1]
-        outcome = self.transcoders[topic].transcode(message.key(), message.value(), timestamp)
-        headers: list[Any] = [*(message.headers() or []), *headers_for(topic, partition, offset)]
-        if isinstance(outcome, Refusal) and not self.dead_letter:
-            return outcome
+    def _refused(self, producer: Producer, message: Message, refusal: Refusal, batch: _Batch) -> Refusal | None:
+        """A record that routes nowhere: to the dead-letter topic (None), else back to the caller, which stops."""
+        if not self.dead_letter:
+            return refusal
         if not batch.begun:
             self._begin(producer, batch)
-        if isinstance(outcome, Copy):
-            _produce(producer, outcome.target.topic, outcome.value, outcome.key, timestamp if timestamp > 0 else 0,
-                     headers)
-            batch.copied.setdefault(outcome.target.topic, Tally()).add(outcome.size)
-        else:
-            headers += [(REFUSED_REASON, outcome.reason.encode()), (REFUSED_DETAIL, outcome.detail.encode())]
-            _produce(producer, str(self.dead_letter), message.value(), message.key(), timestamp if timestamp > 0 else 0,
-                     headers)
-            batch.dead[outcome.reason] = batch.dead.get(outcome.reason, 0) + 1
+        topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+        timestamp = message.timestamp()[1]
+        headers: list[Any] = [*(message.headers() or []), *headers_for(topic, partition, offset),
+                              (REFUSED_REASON, refusal.reason.encode()), (REFUSED_DETAIL, refusal.detail.encode())]
+        _produce(producer, self.dead_letter, message.value(), message.key(), timestamp if timestamp > 0 else 0,
+                 headers)
+        batch.dead[refusal.reason] = batch.dead.get(refusal.reason, 0) + 1
         batch.records += 1
         return None
 
@@ -280,6 +311,13 @@ def _produce(producer: Producer, topic: str, value: bytes | None, key: bytes | N
             return
         except BufferError:
             producer.poll(0.05)
+
+
+_NUMBERS = [str(n).encode() for n in range(1024)]
+
+
+def _number(value: int) -> bytes:
+    return _NUMBERS[value] if value < 1024 else str(value).encode()
 
 
 def reasons_text(counts: Mapping[str, int]) -> str:

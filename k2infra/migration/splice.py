@@ -67,6 +67,14 @@ def _skip_sized(body: bytes, i: int) -> int:
     return i + size
 
 
+def _skip_string(body: bytes, i: int) -> int:
+    end = _skip_sized(body, i)
+    text = body[_skip_varint(body, i):end]
+    if not text.isascii():
+        text.decode("utf-8")  # UnicodeDecodeError: not a string the slow path could decode either
+    return end
+
+
 def _skip_null(body: bytes, i: int) -> int:
     return i
 
@@ -109,7 +117,7 @@ def _record(fields: Sequence[Skip]) -> Skip:
 
 PRIMITIVE_SKIPS: dict[str, Skip] = {
     "null": _skip_null, "boolean": _fixed(1), "int": _skip_varint, "long": _skip_varint, "float": _fixed(4),
-    "double": _fixed(8), "bytes": _skip_sized, "string": _skip_sized,
+    "double": _fixed(8), "bytes": _skip_sized, "string": _skip_string,
 }
 
 
@@ -237,8 +245,10 @@ class Layout:
     schema: dict[str, Any]
     named: dict[str, Any]
     fields: tuple[str, ...]  # shared-schema names (renamed), in writer order; "" for dropped fields
-    strings: Mapping[str, int]  # shared name -> field index, for the string fields routing reads
-    # body -> the start of each field and the end of the last; IndexError, ValueError: not this schema's
+    # shared name of a string field that routing reads -> where its UTF-8 starts and ends, as positions in bounds
+    texts: Mapping[str, tuple[int, int]]
+    # body -> the start of each field, the end of the last, then where the text of each of `texts` starts;
+    # IndexError, ValueError, UnicodeDecodeError: not a body of this schema
     bounds: Callable[[bytes], tuple[int, ...]]
 
     @classmethod
@@ -250,13 +260,16 @@ class Layout:
         names = tuple("" if f["name"] in legacy.drop else legacy.rename.get(f["name"], f["name"])
                       for f in writer["fields"])
         types = [_plain(_resolved(f["type"], named)) for f in writer["fields"]]
-        strings = {n: i for i, (n, t) in enumerate(zip(names, types, strict=True)) if n and t == "string"}
-        return cls(writer, named, names, strings, _scanner(types, [skipper(f["type"], named)
-                                                                    for f in writer["fields"]]))
+        routing = {EXCHANGE_FIELD, legacy.partition_key, *legacy.key.fields}
+        texts = [i for i, (n, t) in enumerate(zip(names, types, strict=True)) if n in routing and t == "string"]
+        positions = {names[i]: (len(types) + 1 + k, i + 1) for k, i in enumerate(texts)}
+        return cls(writer, named, names, positions, _scanner(types, [skipper(f["type"], named)
+                                                                      for f in writer["fields"]], texts))
 
-    def text(self, body: bytes, bounds: Sequence[int], index: int) -> str:
-        start = _skip_varint(body, bounds[index])
-        return body[start:bounds[index + 1]].decode("utf-8")
+    def raw(self, body: bytes, bounds: Sequence[int], name: str) -> bytes:
+        """The UTF-8 of string field `name` (KeyError unless one of `texts`; checked to be UTF-8 by the scan)."""
+        start, end = self.texts[name]
+        return body[bounds[start]:bounds[end]]
 
 
 def _kind(resolved: Any) -> str:
@@ -265,8 +278,9 @@ def _kind(resolved: Any) -> str:
     return str(resolved[0])
 
 
-def _skip_code(resolved: Any, generic: str) -> list[str]:
-    """Python lines advancing `i` over one value in body `v` (straight-line code: no call per field)."""
+def _skip_code(resolved: Any, generic: str, text: str = "") -> list[str]:
+    """Python lines advancing `i` over one value in body `v` (straight-line code: no call per field); for a string
+    with `text` set, they also set that variable to where its UTF-8 starts."""
     kind = _kind(resolved)
     if kind == "null":
         return []
@@ -276,9 +290,14 @@ def _skip_code(resolved: Any, generic: str) -> list[str]:
         return [f"i += {int(resolved[1])}"]
     if kind in ("int", "long", "enum"):
         return ["while v[i] & 128:", "    i += 1", "i += 1"]
-    if kind in ("string", "bytes"):
+    if kind == "bytes":
         return ["x = v[i]", "if x < 128:", "    if x & 1:", "        raise ValueError('negative length')",
                 "    i += 1 + (x >> 1)", "else:", "    i = _sized(v, i)"]
+    if kind == "string":  # checked to be UTF-8, as decoding would: the copy must decode where it lands
+        return ["x = v[i]", "if x < 128:", "    if x & 1:", "        raise ValueError('negative length')",
+                "    j = i + 1 + (x >> 1)", "    s = v[i + 1:j]", "    if not s.isascii():", "        s.decode()",
+                *([f"    {text} = i + 1"] if text else []), "    i = j", "else:",
+                *([f"    {text} = _after_varint(v, i)"] if text else []), "    i = _string(v, i)"]
     if kind == "union" and all(_kind(b) not in ("union", "array", "map", "record") for b in resolved[1:]) \
             and len(resolved) <= 64:
         lines = ["x = v[i]", "i += 1"]
@@ -289,17 +308,45 @@ def _skip_code(resolved: Any, generic: str) -> list[str]:
     return [f"i = {generic}(v, i)"]
 
 
-def _scanner(types: Sequence[Any], skips: Sequence[Skip]) -> Callable[[bytes], tuple[int, ...]]:
-    """A function made for one writer schema: the field boundaries of a body (Confluent header included)."""
+def _scanner(types: Sequence[Any], skips: Sequence[Skip], texts: Sequence[int]) -> Callable[[bytes], tuple[int, ...]]:
+    """A function made for one writer schema: the field boundaries of a body (Confluent header included), then
+    where the UTF-8 of each of the string fields `texts` starts."""
     lines = ["def bounds(v):", "    i = 5"]
     for number, resolved in enumerate(types):
-        lines += ["    " + line for line in _skip_code(resolved, f"S{number}")]
+        lines += ["    " + line for line in _skip_code(resolved, f"S{number}", f"t{number}" if number in texts else "")]
         lines.append(f"    e{number} = i")
     lines += ["    if i != len(v):", "        raise ValueError('bytes left over')",
-              f"    return (5, {''.join(f'e{n}, ' for n in range(len(types)))})"]
-    namespace: dict[str, Any] = {"_sized": _skip_sized, **{f"S{n}": skip for n, skip in enumerate(skips)}}
+              f"    return (5, {''.join(f'e{n}, ' for n in range(len(types)))}{''.join(f't{n}, ' for n in texts)})"]
+    namespace: dict[str, Any] = {"_sized": _skip_sized, "_string": _skip_string, "_after_varint": _skip_varint,
+                                 **{f"S{n}": skip for n, skip in enumerate(skips)}}
     exec(compile("\n".join(lines), "<k2 migrate: field scanner>", "exec"), namespace)  # generated above
     return namespace["bounds"]  # type: ignore[no-any-return]
+
+
+def _stamper(unit: int) -> Callable[[int], bytes]:
+    """A record timestamp in the field's units, encoded; records close in time share it: the last is kept."""
+    last: list[Any] = [None, b""]
+
+    def stamp(timestamp_ms: int) -> bytes:
+        if timestamp_ms != last[0]:
+            last[0], last[1] = timestamp_ms, zigzag(timestamp_ms * unit)
+        return last[1]  # type: ignore[no-any-return]
+    return stamp
+
+
+def _memo(convert: Convert, size: int = 4096) -> Callable[[bytes, int, int], bytes]:
+    """A conversion remembered by the field's bytes (a side, a currency: few values, converted once each)."""
+    seen: dict[bytes, bytes] = {}
+
+    def converted(body: bytes, start: int, end: int) -> bytes:
+        field = body[start:end]
+        found = seen.get(field)
+        if found is None:
+            found = convert(body, start)
+            if len(seen) < size:
+                seen[field] = found
+        return found
+    return converted
 
 
 @dataclass(frozen=True)
@@ -312,6 +359,7 @@ class Slice:
 class Converted:
     index: int
     convert: Convert
+    memo: bool = True  # remember results by the field's bytes
 
 
 @dataclass(frozen=True)
@@ -347,11 +395,16 @@ class Template:
             elif isinstance(part, Slice):
                 pieces.append(f"v[b[{part.first}]:b[{part.end}]]")
             elif isinstance(part, Converted):
-                namespace[f"F{number}"] = part.convert
-                pieces.append(f"F{number}(v, b[{part.index}])")
+                if part.memo:
+                    namespace[f"F{number}"] = _memo(part.convert)
+                    pieces.append(f"F{number}(v, b[{part.index}], b[{part.index + 1}])")
+                else:
+                    namespace[f"F{number}"] = part.convert
+                    pieces.append(f"F{number}(v, b[{part.index}])")
             else:
                 namespace[f"C{number}"] = part.prefix
-                pieces.append(f"C{number} + _zz(ts * {part.unit})")
+                namespace[f"T{number}"] = _stamper(part.unit)
+                pieces.append(f"C{number} + T{number}(ts)")
         source = f"def body(v, b, ts):\n    return b''.join(({''.join(p + ', ' for p in pieces)}))"
         exec(compile(source, "<k2 migrate: body template>", "exec"), namespace)  # generated above
         self.body: Callable[[bytes, Sequence[int], int], bytes] = namespace["body"]
@@ -392,8 +445,10 @@ class Template:
 def _converted(index: int, writer: Any, writer_named: Mapping[str, Any], target: Any,
                target_named: Mapping[str, Any]) -> Part:
     """The target encoding of writer field `index`: its slice when both encode alike, else a conversion."""
-    convert = _conversion(_plain(_resolved(writer, writer_named)), _plain(_resolved(target, target_named)))
-    return Slice(index, index + 1) if convert is None else Converted(index, convert)
+    writer, target = _plain(_resolved(writer, writer_named)), _plain(_resolved(target, target_named))
+    convert = _conversion(writer, target)
+    # Timestamps differ from record to record: not worth remembering.
+    return Slice(index, index + 1) if convert is None else Converted(index, convert, _scale(writer, target) is None)
 
 
 def _conversion(writer: Any, target: Any) -> Convert | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,11 +88,18 @@ class Transcoder:
         self._drop = legacy.drop
         self._plain = not (self._rename or self._drop)
         self._key_fields = [f for f in legacy.key.fields if f != EXCHANGE_FIELD]
+        self._key_bytes = re.compile(legacy.key.regex.pattern.encode("utf-8"), re.DOTALL)
+        self._routes: dict[bytes, LegacyTarget | None] = {}  # raw exchange field -> its target
+        self._keys: dict[bytes, dict[str, bytes] | None] = {}  # legacy key -> its parts
 
     def transcode(self, key: bytes | None, value: bytes | None, timestamp_ms: int) -> Copy | Refusal:
         legacy = self.legacy
         if key is None:
             return Refusal("bad_key", f"no key (expected {legacy.key.pattern})")
+        if self.fast and value is not None:
+            spliced = self._splice(key, value, timestamp_ms)
+            if spliced is not None:
+                return spliced
         try:
             key_text = key.decode("utf-8")
         except UnicodeDecodeError:
@@ -101,10 +109,6 @@ class Transcoder:
             return Refusal("bad_key", f"key {key_text!r} does not follow {legacy.key.pattern}")
         if value is None:
             return self._tombstone(key_text, parts)
-        if self.fast:
-            spliced = self._splice(key_text, parts, value, timestamp_ms)
-            if spliced is not None:
-                return spliced
         record = self._decode(value)
         if isinstance(record, Refusal):
             return record
@@ -142,9 +146,9 @@ class Transcoder:
             return Refusal("unfit", f"{legacy.partition_key} is empty (key {key_text!r}): it is the new key")
         return Copy(target, symbol.encode("utf-8"), encoded)
 
-    def _splice(self, key_text: str, parts: Mapping[str, str], value: bytes, timestamp_ms: int) -> Copy | None:
-        """The fast path, for a record that routes and fits; None: take the slow path (which also says why a
-        record is refused)."""
+    def _splice(self, key: bytes, value: bytes, timestamp_ms: int) -> Copy | None:
+        """The fast path, on the bytes, for a record that routes and fits; None: take the slow path (which also
+        says why a record is refused)."""
         if len(value) < 5 or value[0] != 0:
             return None
         schema_id = int.from_bytes(value[1:5], "big")
@@ -156,20 +160,34 @@ class Transcoder:
                 return None
         if layout is None or not isinstance(layout, Layout):
             return None
+        parts = self._keys.get(key, _UNSET)
+        if parts is _UNSET:  # keys repeat (one per symbol): parsed once each
+            match = self._key_bytes.match(key)
+            parts = match.groupdict() if match else None
+            if len(self._keys) < 100_000:
+                self._keys[key] = parts
+        if parts is None:
+            return None
         legacy = self.legacy
-        strings = layout.strings
         try:
             bounds = layout.bounds(value)
-            exchange = layout.text(value, bounds, strings[EXCHANGE_FIELD])
-            symbol = layout.text(value, bounds, strings[legacy.partition_key])
-            for name in self._key_fields:
-                if layout.text(value, bounds, strings[name]) != parts[name]:
+            exchange = layout.raw(value, bounds, EXCHANGE_FIELD)
+            symbol = layout.raw(value, bounds, legacy.partition_key)
+            target = self._routes.get(exchange, _UNSET)
+            if target is _UNSET:
+                target = legacy.target_for(exchange.decode("utf-8"))
+                if len(self._routes) < 10_000:
+                    self._routes[exchange] = target
+            for name in legacy.key.fields:
+                keyed = parts[name]
+                if name == EXCHANGE_FIELD:
+                    if keyed != exchange and keyed.decode("utf-8").casefold() != exchange.decode("utf-8").casefold():
+                        return None
+                elif keyed != (symbol if name == legacy.partition_key else layout.raw(value, bounds, name)):
                     return None
         except (IndexError, ValueError, KeyError, UnicodeDecodeError):
             return None
-        keyed = parts.get(EXCHANGE_FIELD)
-        target = legacy.target_for(exchange)
-        if target is None or not symbol or (keyed is not None and keyed.casefold() != exchange.casefold()):
+        if target is None or not symbol or not isinstance(target, LegacyTarget):
             return None
         template = self._templates.get((schema_id, target.topic), _UNSET)
         if template is _UNSET:
@@ -180,7 +198,7 @@ class Transcoder:
             body = template[0].body(value, bounds, timestamp_ms)
         except (NoSplice, IndexError, ValueError, UnicodeDecodeError):
             return None
-        return Copy(target, symbol.encode("utf-8"), template[1] + body)
+        return Copy(target, symbol, template[1] + body)
 
     def _template(self, layout: Layout, target: LegacyTarget) -> tuple[Template, bytes] | None:
         schema = self._target_schemas(target.topic)

@@ -102,7 +102,7 @@ def test_the_fast_path_gives_the_slow_paths_bytes(topology, topic, schema, make,
         timestamp = T0_MS + rng.randint(0, 10**9)
         expected = slow.transcode(key, value, timestamp)
         assert fast.transcode(key, value, timestamp) == expected, record
-        spliced += fast._splice(key.decode(), {"exchange": exchange, "symbol": symbol}, value, timestamp) is not None
+        spliced += fast._splice(key, value, timestamp) is not None
         assert isinstance(expected, Copy) or (isinstance(expected, Refusal) and expected.reason == "unfit"), expected
     assert (spliced > 300) if applies else (spliced == 0), spliced
 
@@ -118,6 +118,9 @@ def test_records_the_fast_path_cannot_take_get_the_slow_paths_answer(topology):
         (b"ASX.BHP", framed(7, LEGACY_TRADE, random_trade(rng, "ASX", "BHP"))[:-3]),  # truncated
         (b"ASX.BHP", framed(7, LEGACY_TRADE, random_trade(rng, "ASX", "BHP")) + b"\x00"),  # bytes left over
         (b"ASX.BHP", b"\x00\x00\x00\x00\x07" + b"\x07" * 30),  # a negative string length
+        (b"ASX.BHP", framed(7, LEGACY_TRADE, random_trade(rng, "ASX", "BHP", trade_id="ab")).replace(
+            b"\x04ab", b"\x04\xff\xfe")),  # a string that is not UTF-8
+        (b"ASX.B\xffP", framed(7, LEGACY_TRADE, random_trade(rng, "ASX", "BHP"))),  # a key that is not UTF-8
     ]
     for key, value in cases:
         result = fast.transcode(key, value, T0_MS)
