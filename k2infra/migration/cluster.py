@@ -32,6 +32,9 @@ RETRIABLE = {
 }
 
 
+OFFSETS_TOPIC = "__consumer_offsets"  # created by Kafka at the first consumer group's first coordinator lookup
+
+
 class ClusterError(RuntimeError):
     """The cluster did not answer (or refused); the message names the address and what was asked."""
 
@@ -117,7 +120,8 @@ class Cluster:
         on a cluster that has just started (librdkafka 2.16.0; confluentinc/librdkafka#5040).
         """
         wanted = [TopicPartition(t, p) for t, n in partitions.items() for p in range(n)]
-        if not wanted:
+        if not wanted or OFFSETS_TOPIC not in self.partitions([OFFSETS_TOPIC]):
+            # No group has ever committed here; asking would make Kafka create its offsets topic.
             return {}
         consumer = Consumer({**self.conf, "group.id": group, "enable.auto.commit": False,
                              "isolation.level": "read_committed", "log_level": 0})

@@ -140,7 +140,7 @@ class Transcoder:
         try:
             encoded = encoder.encode(record)
         except RecordError as err:
-            return Refusal("unfit", f"{err} (key {key_text!r})")
+            return Refusal("unfit", f"{str(err).removesuffix('; nothing was sent')} (key {key_text!r})")
         symbol = record[legacy.partition_key]
         if not symbol:
             return Refusal("unfit", f"{legacy.partition_key} is empty (key {key_text!r}): it is the new key")
