@@ -118,6 +118,7 @@ class Copier:
                             self.out, self.progress_every)
         batch = _Batch()
         transcoders, produce = self.transcoders, producer.produce
+        sources: dict[TP, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}  # the first two source headers
         started = time.monotonic()
         try:
             while not stop.is_set() and (self.follow or len(done) < len(position)) and result.stopped_at is None:
@@ -129,13 +130,16 @@ class Copier:
                         self._on_error(error, message, done)
                         continue
                     topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
-                    timestamp = message.timestamp()[1]
+                    timestamp, tp = message.timestamp()[1], (topic, partition)
                     outcome = transcoders[topic].transcode(message.key(), message.value(), timestamp)
                     if isinstance(outcome, Copy):
                         if not batch.begun:
                             self._begin(producer, batch)
-                        headers: list[Any] = [(SOURCE_TOPIC, topic.encode()), (SOURCE_PARTITION, _number(partition)),
-                                              (SOURCE_OFFSET, _number(offset))]
+                        source = sources.get(tp)
+                        if source is None:
+                            source = sources[tp] = ((SOURCE_TOPIC, topic.encode()),
+                                                    (SOURCE_PARTITION, _number(partition)))
+                        headers: list[Any] = [*source, (SOURCE_OFFSET, _number(offset))]
                         original = message.headers()
                         if original:  # the legacy record's own headers come first
                             headers = [*original, *headers]
@@ -157,7 +161,6 @@ class Copier:
                                                  "copied; rerun with --dead-letter TOPIC, or fix the mapping under "
                                                  f"legacy_topics in {ctx.topology.source}")
                             break
-                    tp = (topic, partition)
                     positions[tp] = offset + 1
                     if offset + 1 >= ends[tp]:
                         done.add(tp)
