@@ -27,7 +27,6 @@ from k2infra.migration.context import Context, MigrationError
 from k2infra.migration.dry_run import Tally
 from k2infra.migration.reading import Progress
 from k2infra.migration.transcode import (
-    REASONS,
     REFUSED_DETAIL,
     REFUSED_REASON,
     SOURCE_OFFSET,
@@ -321,7 +320,3 @@ _NUMBERS = [str(n).encode() for n in range(1024)]
 
 def _number(value: int) -> bytes:
     return _NUMBERS[value] if value < 1024 else str(value).encode()
-
-
-def reasons_text(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{REASONS[r]}: {n:,}" for r, n in counts.items())

@@ -5,6 +5,8 @@ A legacy value is Confluent-framed Avro (byte 0, schema id, body) under the lega
 with its writer schema, mapped as topics.yaml says (renamed fields, dropped fields, values for fields the
 legacy schema lacks, the record's timestamp; defaults fill the rest, as Avro resolution would), routed by
 its exchange field (case-insensitively: ASX, Binance) and encoded with the same RecordEncoder apps use.
+That is the slow path, which also explains every refusal; where the writer and target schemas encode the
+fields alike, the fast path (splice.py) gives the same bytes without decoding.
 """
 
 from __future__ import annotations
