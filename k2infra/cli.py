@@ -98,7 +98,8 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
     """What `pulumi up` would do to the cluster's topics, without Pulumi: exit 2 if a change is refused.
 
     Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
-    retained. SASL credentials, if the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
+    retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
+    the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
     from k2infra.measure import measured
     from k2infra.model.plan import plan_topics
@@ -110,7 +111,8 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
         observed = observe_topics(conf)
     except Unreachable as error:
         _cannot_use_cluster("k2 plan", error)
-    result = plan_topics(topo, observed, observed)
+    # Every market.* topic counts as managed, except the declared legacy topics (k2 migrate's sources).
+    result = plan_topics(topo, observed, {n: t for n, t in observed.items() if n not in topo.legacy_names})
     summary = result.to_dict()
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
                          + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]
@@ -418,6 +420,151 @@ def local_status(directory: DirOption = None) -> None:
         raise typer.Exit(3)
     out.print(f"local platform: running, {state.nodes} Kafka node(s)\n"
               f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}")
+
+
+# --- k2 migrate: the legacy flat topics -> the exchange topics (k2infra/migration) -------------------------------
+
+migrate_app = typer.Typer(help="Move the legacy flat topics (legacy_topics in topics.yaml) onto the exchange topics: "
+                          "plan (a dry run), run, verify, cutover.", no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+MigrateStack = Annotated[str, typer.Option("--stack", "-s", help="Pulumi stack (dev, prod).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DeadLetter = Annotated[str | None, typer.Option("--dead-letter", help="Send records that route nowhere to this "
+                                                "(existing) topic instead of stopping.")]
+OutputsFile = Annotated[Path | None, typer.Option("--outputs", help="The stack's outputs (pulumi stack output --json) "
+                                                  "; default: $K2_STACK_OUTPUTS, else read from the stack.")]
+
+
+def _migration(command: str, config: Path, stack: str, outputs: Path | None = None, planned: bool = False):
+    """The migration's context for a stack; a MigrationError ends the command with exit 1."""
+    from k2infra.migration import Context, MigrationError, stack_outputs
+
+    topo = _load(config, environment_of(stack, config))
+    try:
+        if planned:
+            settings = stack_settings(stack, config)
+            return Context.planned(topo, stack, _cluster_conf(stack, config, None), settings.schema_registry_url)
+        return Context.deployed(topo, stack, stack_outputs(stack, config.parent, outputs))
+    except MigrationError as error:
+        _migrate_failed(command, error)
+
+
+def _migrate_failed(command: str, error: Exception):
+    err.print(f"k2 migrate {command}: {error}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@migrate_app.command("plan")
+def migrate_plan(stack: MigrateStack, config: ConfigOption = Path("topics.yaml"),
+                 sample: Annotated[int | None, typer.Option(min=1, help="Read at most N records per legacy "
+                                                            "topic (default: all).")] = None,
+                 dead_letter: DeadLetter = None, as_json: JsonOption = False) -> None:
+    """Dry run: where each legacy record would go, what is refused, made first, retired later; exit 2 if refused."""
+    from k2infra.migration import MigrationError, dry_run
+    from k2infra.migration.dry_run import render
+
+    ctx = _migration("plan", config, stack, planned=True)
+    try:
+        report = dry_run(ctx, sample, dead_letter)
+    except MigrationError as error:
+        _migrate_failed("plan", error)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        _print_lines(render(report))
+    if report.refusing:
+        raise typer.Exit(2)
+
+
+@migrate_app.command("run")
+def migrate_run(stack: MigrateStack, config: ConfigOption = Path("topics.yaml"), outputs: OutputsFile = None,
+                follow: Annotated[bool, typer.Option(help="Keep copying new legacy records until stopped "
+                                                     "(Ctrl-C, SIGTERM).")] = False,
+                dead_letter: DeadLetter = None,
+                max_rate: Annotated[float | None, typer.Option(help="At most this many records/s (spares a busy "
+                                                               "cluster).")] = None,
+                as_json: JsonOption = False) -> None:
+    """Copy every legacy record exactly once to its exchange topic; rerun to continue; exit 2 if one routes nowhere."""
+    import signal
+    import threading
+
+    from k2infra.migration import Copier, MigrationError
+    from k2infra.migration.transcode import REASONS
+
+    ctx = _migration("run", config, stack, outputs)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        cluster = ctx.cluster()
+        partitions = ctx.legacy_partitions(cluster)
+        ctx.check_targets(cluster, dead_letter)
+        result = Copier(ctx, partitions, ctx.transcoders(), dead_letter=dead_letter, follow=follow,
+                        max_rate=max_rate).run(stop)
+    except MigrationError as error:
+        _migrate_failed("run", error)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        rate = result.records / max(result.seconds, 1e-9)
+        _print_lines([f"copied {result.records:,} record(s) in {result.transactions:,} transaction(s), "
+                      f"{result.seconds:.1f} s ({rate:,.0f} records/s); lag {result.lag:,}",
+                      *(f"  {t}: {n.records:,} records" for t, n in sorted(result.copied.items())),
+                      *(f"  to the dead-letter topic {dead_letter}: {n:,} ({REASONS[r]})"
+                        for r, n in result.dead_lettered.items())])
+    if result.stopped_at:
+        err.print(f"k2 migrate run: stopped at {result.stopped_at}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+@migrate_app.command("verify")
+def migrate_verify(stack: MigrateStack, config: ConfigOption = Path("topics.yaml"), outputs: OutputsFile = None,
+                   dead_letter: DeadLetter = None, as_json: JsonOption = False) -> None:
+    """Compare copied legacy records with the exchange topics (counts, per-key digests); exit 2 where they differ."""
+    from k2infra.migration import MigrationError, verify
+    from k2infra.migration.verify import render
+
+    ctx = _migration("verify", config, stack, outputs)
+    try:
+        report = verify(ctx, dead_letter)
+    except MigrationError as error:
+        _migrate_failed("verify", error)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        _print_lines(render(report))
+    if not report.equal:
+        raise typer.Exit(2)
+
+
+@migrate_app.command("cutover")
+def migrate_cutover(stack: MigrateStack, group: Annotated[str, typer.Option("--group", "-g", help="The legacy "
+                                                                            "consumer group to move.")],
+                    config: ConfigOption = Path("topics.yaml"), outputs: OutputsFile = None,
+                    reverse: Annotated[bool, typer.Option(help="Roll back: from the exchange topics to the "
+                                                          "legacy topics.")] = False,
+                    allow_rereads: Annotated[bool, typer.Option(help="Move the group even where it would read "
+                                                                "some records again.")] = False,
+                    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the offsets, set nothing.")] = False,
+                    as_json: JsonOption = False) -> None:
+    """Move an inactive consumer group from the legacy topics to the exchange topics (or back), missing nothing."""
+    from k2infra.migration import MigrationError, cutover
+    from k2infra.migration.cutover import render
+
+    ctx = _migration("cutover", config, stack, outputs)
+    try:
+        result = cutover(ctx, group, reverse=reverse, allow_rereads=allow_rereads, dry_run=dry_run)
+    except MigrationError as error:
+        _migrate_failed("cutover", error)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        _print_lines(render(result))
 
 
 def main() -> None:

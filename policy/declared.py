@@ -30,6 +30,11 @@ class DeclaredTopology:
     def data_types(self) -> list[str]:
         return list(self.spec.data_types)
 
+    @property
+    def legacy_names(self) -> frozenset[str]:
+        """The legacy flat topics (legacy_topics): not designed by K2, only retired through decommissioning."""
+        return frozenset(self.spec.legacy_topics)
+
     def exchanges(self, asset_class: str) -> list[str]:
         declared = self.spec.asset_classes.get(asset_class)
         return list(declared.exchanges) if declared else []

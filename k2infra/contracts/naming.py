@@ -54,7 +54,10 @@ def topic_name(asset_class: str, data_type: str, exchange: str) -> str:
 
 
 def is_market_topic(name: str) -> bool:
-    """Named under the market-data prefix (whether or not the rest is well formed)."""
+    """Named under the market-data prefix (whether or not the rest is well formed).
+
+    The legacy flat topics (market.trades.raw...) are named so too but are not K2's: a plan excludes
+    the names topics.yaml declares under legacy_topics (Topology.legacy_names)."""
     return name.startswith(f"{TOPIC_PREFIX}.")
 
 

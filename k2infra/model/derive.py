@@ -19,6 +19,7 @@ from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, Topology
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
+from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring import resolve_monitoring
 from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
@@ -155,6 +156,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
     monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
                                     list(spec.environments), problems)
+    legacy = derive_legacy(spec, doc, topics, subjects, problems)
     if problems:
         raise TopologyError(problems)
     return Topology(
@@ -170,6 +172,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         apps=apps,
         access_control=env.access_control,
         monitoring=monitoring,
+        legacy=legacy,
     )
 
 

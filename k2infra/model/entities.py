@@ -18,6 +18,9 @@ from k2infra.model.monitoring import MonitoringSettings
 if TYPE_CHECKING:
     from k2infra.model.access import App
 
+if TYPE_CHECKING:
+    from k2infra.model.legacy import LegacyTopic
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -98,6 +101,9 @@ class Topology:
     apps: tuple[App, ...] = ()
     access_control: bool = False  # whether this environment's brokers enforce the apps' ACLs
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings, compare=False)  # alert thresholds
+    # The flat topics from before the exchange topics (legacy_topics): `k2 migrate` copies from them; they
+    # are not K2's topics even though their names start with market.
+    legacy: tuple[LegacyTopic, ...] = ()
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +111,11 @@ class Topology:
 
     def topic(self, name: str) -> Topic:
         return self._by_name[name]
+
+    @property
+    def legacy_names(self) -> frozenset[str]:
+        """The declared legacy topics: never planned as topics this stack manages or retains."""
+        return frozenset(t.name for t in self.legacy)
 
     @property
     def asset_classes(self) -> tuple[str, ...]:

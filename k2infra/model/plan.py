@@ -186,9 +186,25 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed:
             f"{name} is no longer in topics.yaml; it is kept on the cluster and in the stack, with its data. "
             f"To delete it, list it under environments.{topology.environment}.decommission.")
     for name in sorted(decommission - set(managed)):
-        if name in observed:
+        if name in topology.legacy_names and name in observed:
+            _retire_legacy(topology, observed[name], plan)
+        elif name in observed:
             plan.warnings.append(f"{name} is listed for decommissioning but this stack does not manage it: "
                                  "left alone")
+
+
+def _retire_legacy(topology: Topology, current: ObservedTopic, plan: Plan) -> None:
+    """A legacy topic (legacy_topics) listed for decommissioning: never managed by a stack, so this update
+    adopts it (import, as it is) already released, and the next one deletes it, as for any released topic."""
+    if topology.protected:
+        plan.refused.append(f"{current.name}: deleting a topic in the protected environment {topology.environment} "
+                            f"is refused. Remove it from environments.{topology.environment}.decommission.")
+        return
+    plan.adopt.append(current.name)
+    plan.release.append(_as_topic(current))
+    plan.warnings.append(f"{current.name} is a legacy topic listed for decommissioning: this update adopts it "
+                         "released, the next update deletes it with its data (`k2 migrate plan` checks that no "
+                         "consumer or producer still uses it)")
 
 
 def plan_subjects(topology: Topology, managed: Mapping[str, ManagedSubject], plan: Plan,

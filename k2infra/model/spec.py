@@ -131,6 +131,27 @@ class DataLossAcknowledgement(_Spec):
     reason: Annotated[StrictStr, Field(min_length=1)]
 
 
+LegacyValue = StrictStr | StrictInt | StrictBool | float | list[StrictStr] | None
+
+
+class LegacyTopicSpec(_Spec):
+    """A flat topic from before the exchange topics (market.trades.raw...), which `k2 migrate` copies from.
+
+    Not an exchange topic: no stack creates, retains or deletes it, except through
+    environments.<env>.decommission. Checked against the shared schemas in k2infra/model/legacy.py.
+    """
+
+    data_type: StrictStr
+    # How the legacy key was built from record fields (shared-schema names), e.g. ASX.BHP.
+    key: StrictStr = "{exchange}.{symbol}"
+    subject: StrictStr | None = None  # the legacy subject; default {topic}-value (the topic-name strategy)
+    exchanges: dict[StrictStr, StrictStr] = {}  # legacy exchange value -> asset_class.exchange (default: the code)
+    rename: dict[StrictStr, StrictStr] = {}  # legacy field -> shared-schema field
+    drop: list[StrictStr] = []  # legacy fields not carried over, on purpose
+    values: dict[StrictStr, LegacyValue] = {}  # shared-schema fields the legacy records lack -> their value
+    record_timestamp: list[StrictStr] = []  # shared-schema fields filled from the legacy record's timestamp
+
+
 class TopologySpec(_Spec):
     asset_classes: dict[StrictStr, AssetClassSpec]
     data_types: dict[StrictStr, DataTypeSpec]
@@ -141,3 +162,4 @@ class TopologySpec(_Spec):
     apps: dict[StrictStr, AppSpec] = {}
     # Alert thresholds per environment and exchange (k2 monitor rules); optional: the design's by default.
     monitoring: MonitoringSpec | None = None
+    legacy_topics: dict[StrictStr, LegacyTopicSpec] = {}
