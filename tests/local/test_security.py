@@ -392,3 +392,29 @@ def test_no_node_to_kill_without_a_platform(tmp_path: Path):
     with pytest.raises(PlatformError, match=re.escape("no local platform recorded in")):
         LocalPlatform(tmp_path / "nothing").kill_node(1)
 
+
+# --- the k2 command ------------------------------------------------------------------------------
+
+
+def test_k2_local_status_shows_where_the_ca_and_credentials_are_never_the_password(
+        tmp_path: Path, children: Children, files: SecurityFiles, secure: SecureSettings):
+    from typer.testing import CliRunner
+
+    from k2infra.cli import app
+
+    platform = LocalPlatform(tmp_path / "platform", echo=lambda _: None)
+    formatted(platform, True)
+    state = secure_state(tmp_path, files, [children.record("kafka")], [children.record("registry")])
+    platform.state_file.write_text(json.dumps(state.to_json()))
+    runner = CliRunner()
+    status = runner.invoke(app, ["local", "status", "--dir", str(platform.base_dir)])
+    assert status.exit_code == 0, status.output
+    assert status.output.splitlines()[-3:] == [
+        "security:            SASL_SSL, SCRAM-SHA-512, ACLs enforced; super user admin",
+        f"CA certificate:      {files.ca_cert}",
+        f"admin credentials:   {files.credentials} (mode 0600)"]
+    up = runner.invoke(app, ["local", "up", "--secure", "--dir", str(platform.base_dir)])  # already running
+    assert up.exit_code == 0, up.output
+    assert f"CA certificate:      {files.ca_cert}" in up.output
+    assert secure.credentials.password not in status.output + up.output
+    assert "--secure" in runner.invoke(app, ["local", "up", "--help"]).output
