@@ -383,16 +383,29 @@ DirOption = Annotated[Path | None, typer.Option("--dir", help="Where the platfor
 def local_up(nodes: Annotated[int, typer.Option(help="Kafka nodes: 1, or 3 for replication.")] = 1,
              kafka_port: Annotated[int, typer.Option(help="First broker port.")] = 9092,
              registry_port: Annotated[int, typer.Option(help="Schema registry port.")] = 8081,
-             directory: DirOption = None) -> None:
+             directory: DirOption = None,
+             secure: Annotated[bool, typer.Option(help="SASL_SSL with SCRAM-SHA-512 users, a throwaway CA and an "
+                                                  "authorizer that denies what no ACL allows.")] = False) -> None:
     """Start Kafka and the schema registry on 127.0.0.1 and wait until both are healthy."""
     from k2infra.local import PlatformError
 
     try:
-        state = _platform(directory).up(nodes=nodes, kafka_port=kafka_port, registry_port=registry_port)
+        state = _platform(directory).up(nodes=nodes, kafka_port=kafka_port, registry_port=registry_port,
+                                        secure=secure)
     except PlatformError as error:
         err.print(f"k2 local up failed: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    out.print(f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}")
+    out.print(f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}"
+              + _security_lines(state), markup=False, soft_wrap=True)
+
+
+def _security_lines(state) -> str:
+    """Where a secure platform's CA and admin credentials are (never the password itself)."""
+    if state.security is None:
+        return ""
+    s = state.security
+    return (f"\nsecurity:            {s.protocol}, {s.sasl_mechanism}, ACLs enforced; super user {s.username}"
+            f"\nCA certificate:      {s.ca_cert}\nadmin credentials:   {s.credentials} (mode 0600)")
 
 
 @local_app.command("down")
@@ -419,7 +432,8 @@ def local_status(directory: DirOption = None) -> None:
         out.print("local platform: not running")
         raise typer.Exit(3)
     out.print(f"local platform: running, {state.nodes} Kafka node(s)\n"
-              f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}")
+              f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}"
+              + _security_lines(state), markup=False, soft_wrap=True)
 
 
 # --- k2 migrate: the legacy flat topics -> the exchange topics (k2infra/migration) -------------------------------

@@ -154,7 +154,13 @@ def committed_offsets(conf: Mapping[str, Any], group: str, partitions: Mapping[s
 
 
 def observe_acls(conf: Mapping[str, Any], timeout: float = 15) -> list[Binding] | None:
-    """Every ACL on the cluster, in K2's Binding form; None when the brokers run no authorizer."""
+    """Every ACL on the cluster, in K2's Binding form; None when the brokers run no authorizer.
+
+    librdkafka drops DescribeAcls' error code (up to 2.16 at least), so a broker without an authorizer
+    (SECURITY_DISABLED) answers like one with no ACLs: an empty listing is told apart by the broker's own
+    `authorizer.class.name`.
+    """
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import (
         AclBindingFilter,
         AclOperation,
@@ -163,29 +169,33 @@ def observe_acls(conf: Mapping[str, Any], timeout: float = 15) -> list[Binding] 
         ResourceType,
     )
 
-    reported = ReportedErrors()
+    servers, reported = conf["bootstrap.servers"], ReportedErrors()
     admin = _admin(conf, reported)
-    if not _authorizer(admin, conf["bootstrap.servers"], reported, timeout):
-        return None
     # None matches any name, principal or host (the type stubs say str).
     everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
                                   AclOperation.ANY, AclPermissionType.ANY)
-    with kafka_calls(conf["bootstrap.servers"], reported, "its ACLs"):
+    try:
         found = admin.describe_acls(everything, request_timeout=timeout).result(timeout=timeout)
+    except KafkaException as err:
+        if err.args and getattr(err.args[0], "code", lambda: None)() == KafkaError.SECURITY_DISABLED:
+            return None
+        raise kafka_failure(servers, err, reported.errors, "its ACLs") from None
+    if not found and not _authorizer(admin, servers, reported, timeout):
+        return None
     return [Binding("", b.principal, _spelling(b.restype.name), _spelling(b.resource_pattern_type.name), b.name,
                     _spelling(b.operation.name), _spelling(b.permission_type.name)) for b in found]
 
 
 def _authorizer(admin: Any, servers: str, reported: ReportedErrors, timeout: float) -> str:
-    """The brokers' authorizer class ('' without one: Kafka then accepts no ACL, yet lists none without error)."""
-    from confluent_kafka.admin import ConfigResource
+    """The authorizer class a broker of the cluster runs ('' for none)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
 
-    with kafka_calls(servers, reported, "its broker configuration"):
-        broker = next(iter(_connect(admin, servers, reported, timeout).brokers))
-        resource = ConfigResource("broker", str(broker))
+    with kafka_calls(servers, reported, "its broker configs"):
+        broker = min(_connect(admin, servers, reported, timeout).brokers)
+        resource = ConfigResource(ResourceType.BROKER, str(broker))
         entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
     entry = entries.get("authorizer.class.name")
-    return str(entry.value or "") if entry is not None else ""
+    return (entry.value or "") if entry is not None else ""
 
 
 def _spelling(name: str) -> str:

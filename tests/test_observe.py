@@ -303,3 +303,42 @@ def test_the_registry_with_an_untrusted_certificate_is_tls_failed(tls_server):
     with pytest.raises(TlsFailed, match=r"CERTIFICATE_VERIFY_FAILED") as caught:
         registered_versions(url, ["market.equities.trades-value"], timeout=5)
     assert str(caught.value).startswith(f"TLS with the schema registry at {url} failed (")
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self, timeout=None):
+        return self.value
+
+
+class _AclAdmin:
+    """An AdminClient stand-in: the ACL listing librdkafka hands back, and broker 1's authorizer.class.name."""
+
+    def __init__(self, acls, authorizer):
+        self.acls, self.authorizer = acls, authorizer
+
+    def describe_acls(self, _filter, request_timeout=None):
+        return _Done(self.acls)
+
+    def list_topics(self, timeout=None):
+        return type("Metadata", (), {"brokers": {2: None, 1: None}, "topics": {}})()
+
+    def describe_configs(self, resources, request_timeout=None):
+        [resource] = resources
+        assert (resource.restype.name, resource.name) == ("BROKER", "1")
+        entry = type("Entry", (), {"value": self.authorizer})()
+        return {resource: _Done({"authorizer.class.name": entry})}
+
+
+@pytest.mark.parametrize(("authorizer", "expected"), [
+    ("", None),  # SECURITY_DISABLED, which librdkafka reports as an empty listing
+    (None, None),
+    ("org.apache.kafka.metadata.authorizer.StandardAuthorizer", []),  # an authorizer, and no ACL yet
+])
+def test_an_empty_acl_listing_is_told_apart_by_the_brokers_authorizer(monkeypatch, authorizer, expected):
+    import k2infra.observe as observe
+
+    monkeypatch.setattr(observe, "_admin", lambda conf, reported: _AclAdmin([], authorizer))
+    assert observe.observe_acls({"bootstrap.servers": "127.0.0.1:1"}) == expected

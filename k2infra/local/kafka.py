@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from k2infra.local.processes import (
     PlatformError,
@@ -17,6 +18,7 @@ from k2infra.local.processes import (
     stop_processes,
     wait_until,
 )
+from k2infra.local.security import SecureSettings, broker_properties, client_config, scram_argument, write_private
 
 LOG4J2 = """\
 status = warn
@@ -38,6 +40,11 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+def _quoted(argument: str) -> str:
+    """An argument as a java argument file writes it inside double quotes."""
+    return argument.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def read_cluster_id(node_data: Path) -> str | None:
@@ -70,14 +77,19 @@ class KafkaCluster:
     lib: Path | None = field(default_factory=lambda: env_path("K2_KAFKA_LIB"))
     processes: list[ProcessRecord] = field(default_factory=list)
     sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
+    # Secure mode: the broker ports serve SASL_SSL (SCRAM-SHA-512) only, with an authorizer (k2infra.local.security).
+    secure: SecureSettings | None = None
 
     @classmethod
     def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int],
-                   sasl_ports: list[int] | None = None, sasl_users: dict[str, str] | None = None) -> KafkaCluster:
+                   sasl_ports: list[int] | None = None, sasl_users: dict[str, str] | None = None,
+                   secure: SecureSettings | None = None) -> KafkaCluster:
+        if secure and (sasl_ports or sasl_users):
+            raise ValueError("a secure cluster has no extra SASL_PLAINTEXT listener: its broker ports are SASL_SSL")
         sasl: list[int | None] = list(sasl_ports) if sasl_ports else [None] * len(broker_ports)
         nodes = [KafkaNode(i + 1, b, c, s)
                  for i, (b, c, s) in enumerate(zip(broker_ports, controller_ports, sasl, strict=True))]
-        return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}))
+        return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}), secure=secure)
 
     @property
     def pids(self) -> list[int]:
@@ -90,6 +102,12 @@ class KafkaCluster:
     @property
     def sasl_bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes if n.sasl_port)
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka settings for the broker ports: the platform admin's, on a secure cluster."""
+        if self.secure:
+            return client_config(self.bootstrap_servers, self.secure.files, self.secure.credentials)
+        return {"bootstrap.servers": self.bootstrap_servers}
 
     def _classpath(self) -> str:
         if self.lib is None:
@@ -125,7 +143,16 @@ class KafkaCluster:
             "log.segment.bytes": 16 * 1024 * 1024,
             "log.index.size.max.bytes": 1024 * 1024,
         }
-        if node.sasl_port and self.sasl_users:
+        if self.secure:
+            listeners = f"SASL_SSL://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}"
+            lines.update({
+                "listeners": listeners,
+                "advertised.listeners": f"SASL_SSL://127.0.0.1:{node.broker_port}",
+                "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL",
+                "inter.broker.listener.name": "SASL_SSL",
+                **broker_properties(self.secure.files, self.secure.credentials, "SASL_SSL", "CONTROLLER"),
+            })
+        elif node.sasl_port and self.sasl_users:
             lines["listeners"] = f"{lines['listeners']},SASL://127.0.0.1:{node.sasl_port}"
             lines["advertised.listeners"] = f"{lines['advertised.listeners']},SASL://127.0.0.1:{node.sasl_port}"
             lines["sasl.enabled.mechanisms"] = "PLAIN"
@@ -163,17 +190,33 @@ class KafkaCluster:
             node_dir = self.base_dir / f"node-{node.node_id}"
             props = node_dir / "server.properties"
             node_dir.mkdir(parents=True, exist_ok=True)
-            props.write_text(self._properties(node))
+            if self.secure:  # it holds the admin's password
+                write_private(props, self._properties(node))
+            else:
+                props.write_text(self._properties(node))
             (node_dir / "log4j2.properties").write_text(LOG4J2)
             if node.node_id not in existing:
-                self._run_tool(java, node_dir, ["format", "-t", wanted, "-c", str(props)])
+                args = ["format", "-t", wanted, "-c", str(props)]
+                if self.secure:  # the admin's SCRAM credential, in the metadata before any broker needs it
+                    args += ["--add-scram", scram_argument(self.secure.credentials)]
+                self._run_tool(java, node_dir, args)
         return wanted
 
     def _run_tool(self, java: str, node_dir: Path, args: list[str]) -> str:
-        cmd = [*self._java_args(java, node_dir), "kafka.tools.StorageTool", *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        """Kafka's storage tool. Its arguments go through a 0600 argument file that the java launcher expands
+        (`java @file`), so a password among them never shows on a command line that `ps` lists."""
+        argfile = node_dir / "storage-tool.args"
+        write_private(argfile, "".join(f'"{_quoted(a)}"\n' for a in ["kafka.tools.StorageTool", *args]))
+        try:
+            cmd = [*self._java_args(java, node_dir), f"@{argfile}"]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        finally:
+            argfile.unlink(missing_ok=True)
         if done.returncode != 0:
-            raise PlatformError(f"kafka storage tool {args[0]} failed:\n{done.stderr[-2000:]}")
+            stderr = done.stderr[-2000:]
+            if self.secure:
+                stderr = stderr.replace(self.secure.credentials.password, "***")
+            raise PlatformError(f"kafka storage tool {args[0]} failed:\n{stderr}")
         return done.stdout
 
     def start(self, timeout: float = 120, cluster_id: str | None = None) -> None:
@@ -195,8 +238,7 @@ class KafkaCluster:
 
         try:
             # log_level 0: a probe of a broker that is still starting should not flood the terminal.
-            admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "socket.timeout.ms": 2000,
-                                 "log_level": 0})
+            admin = AdminClient({**self.client_config(), "socket.timeout.ms": 2000, "log_level": 0})
             metadata = admin.list_topics(timeout=2)
         except Exception:
             return False

@@ -9,7 +9,9 @@ A platform directory holds:
   together across `down`/`up` and wiped together;
 - `platform.json`, the running platform's ports and processes (pid, start time, command line), so
   `k2 local down` and `status` find it; a process counts only while pid, start time and command line all
-  still match, so a pid reused by another program is never signalled.
+  still match, so a pid reused by another program is never signalled;
+- with `up --secure`, `security/`: a throwaway CA, the brokers' key and certificate and the platform admin's
+  credentials (k2infra.local.security). A platform keeps its mode as it keeps its size.
 """
 
 from __future__ import annotations
@@ -17,41 +19,94 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
-from k2infra.local.processes import PlatformError, ProcessRecord, free_ports, port_open, stop_processes
+from k2infra.local.processes import (
+    PlatformError,
+    ProcessRecord,
+    free_ports,
+    port_open,
+    start_process,
+    stop_processes,
+    wait_until,
+)
 from k2infra.local.registry import SchemaRegistry
+from k2infra.local.security import (
+    PROTOCOL,
+    SCRAM_MECHANISM,
+    SecureSettings,
+    SecurityFiles,
+    read_credentials,
+)
 
 MARKER = "k2-platform.json"
 STATE = "platform.json"
 MARKER_FORMAT = 1
 # Everything `up` writes at the top of a platform directory (and the temporary files of its atomic writes).
-ENTRIES = frozenset({MARKER, STATE, f"{MARKER}.tmp", f"{STATE}.tmp", "kafka", "registry"})
+ENTRIES = frozenset({MARKER, STATE, f"{MARKER}.tmp", f"{STATE}.tmp", "kafka", "registry", "security"})
+SECURITY_DIR = "security"
 NODE_COUNTS = (1, 3)
 
 
 @dataclass(frozen=True)
 class PlatformIdentity:
-    """What a platform directory is, for as long as it exists: its Kafka node count and cluster id."""
+    """What a platform directory is, for as long as it exists: its Kafka node count, cluster id and whether it is
+    secure (SASL_SSL, authorizer; a plaintext marker has no `secure` key, as before)."""
 
     nodes: int
     cluster_id: str
+    secure: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"k2_local_platform": MARKER_FORMAT, "nodes": self.nodes, "cluster_id": self.cluster_id}
+        data: dict[str, Any] = {"k2_local_platform": MARKER_FORMAT, "nodes": self.nodes, "cluster_id": self.cluster_id}
+        return {**data, "secure": True} if self.secure else data
 
     @classmethod
     def from_json(cls, data: Any) -> PlatformIdentity:
+        base = {"k2_local_platform", "nodes", "cluster_id"}
         if (not isinstance(data, dict) or data.get("k2_local_platform") != MARKER_FORMAT
-                or set(data) != {"k2_local_platform", "nodes", "cluster_id"}
+                or set(data) not in (base, base | {"secure"}) or not isinstance(data.get("secure", False), bool)
                 or data["nodes"] not in NODE_COUNTS or isinstance(data["nodes"], bool)
                 or not isinstance(data["cluster_id"], str) or not data["cluster_id"]):
             raise ValueError(f"not a K2 platform marker (format {MARKER_FORMAT}): {data!r}")
-        return cls(data["nodes"], data["cluster_id"])
+        return cls(data["nodes"], data["cluster_id"], data.get("secure", False))
+
+    @property
+    def mode(self) -> str:
+        return mode(self.secure)
+
+
+def mode(secure: bool) -> str:
+    return "secure (SASL_SSL)" if secure else "plaintext"
+
+
+@dataclass(frozen=True)
+class StateSecurity:
+    """How clients reach a secure platform: paths only; the password stays in the 0600 credentials file."""
+
+    ca_cert: str
+    credentials: str
+    username: str
+    protocol: str = PROTOCOL
+    sasl_mechanism: str = SCRAM_MECHANISM
+
+    def to_json(self, listeners: list[str]) -> dict[str, Any]:
+        return {"protocol": self.protocol, "sasl_mechanism": self.sasl_mechanism, "listeners": listeners,
+                "ca_cert": self.ca_cert, "credentials": self.credentials, "username": self.username}
+
+    @classmethod
+    def from_json(cls, data: Any) -> StateSecurity:
+        keys = {"protocol", "sasl_mechanism", "listeners", "ca_cert", "credentials", "username"}
+        if (not isinstance(data, dict) or set(data) != keys
+                or not all(isinstance(data[k], str) and data[k] for k in keys - {"listeners"})
+                or not all(isinstance(x, str) for x in _list(data["listeners"]))):
+            raise ValueError(f"not a platform's security: {data!r}")
+        return cls(data["ca_cert"], data["credentials"], data["username"], data["protocol"], data["sasl_mechanism"])
 
 
 @dataclass
@@ -62,6 +117,30 @@ class PlatformState:
     registry_port: int
     kafka: list[ProcessRecord] = field(default_factory=list)
     registry: list[ProcessRecord] = field(default_factory=list)
+    security: StateSecurity | None = None  # None: plaintext
+
+    @property
+    def secure(self) -> bool:
+        return self.security is not None
+
+    @property
+    def security_protocol(self) -> str:
+        return self.security.protocol if self.security else "PLAINTEXT"
+
+    @property
+    def listeners(self) -> list[str]:
+        """Where clients connect, with the protocol each address speaks."""
+        return [f"{self.security_protocol}://127.0.0.1:{p}" for p in self.broker_ports]
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka settings for the platform's Kafka, as its admin on a secure platform (the password read from
+        the credentials file: keep the result out of logs)."""
+        if self.security is None:
+            return {"bootstrap.servers": self.bootstrap_servers}
+        credentials = read_credentials(Path(self.security.credentials))
+        return {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security.protocol,
+                "sasl.mechanism": self.security.sasl_mechanism, "sasl.username": credentials.username,
+                "sasl.password": credentials.password, "ssl.ca.location": self.security.ca_cert}
 
     @property
     def kafka_pids(self) -> list[int]:
@@ -88,22 +167,24 @@ class PlatformState:
         return len(self.kafka) == self.nodes == len(self.broker_ports) and len(self.registry) == 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"nodes": self.nodes, "broker_ports": self.broker_ports, "controller_ports": self.controller_ports,
+        data = {"nodes": self.nodes, "broker_ports": self.broker_ports, "controller_ports": self.controller_ports,
                 "registry_port": self.registry_port, "kafka": [p.to_json() for p in self.kafka],
                 "registry": [p.to_json() for p in self.registry]}
+        return {**data, "security": self.security.to_json(self.listeners)} if self.security else data
 
     @classmethod
     def from_json(cls, data: Any) -> PlatformState:
         """Raises ValueError unless `data` is what to_json wrote."""
         keys = {"nodes", "broker_ports", "controller_ports", "registry_port", "kafka", "registry"}
-        if not isinstance(data, dict) or set(data) != keys:
+        if not isinstance(data, dict) or set(data) not in (keys, keys | {"security"}):
             raise ValueError(f"not a platform state: {data!r}")
         ints = [data["nodes"], data["registry_port"], *_list(data["broker_ports"]), *_list(data["controller_ports"])]
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ints):
             raise ValueError(f"not a platform state: {data!r}")
+        security = StateSecurity.from_json(data["security"]) if "security" in data else None
         return cls(data["nodes"], data["broker_ports"], data["controller_ports"], data["registry_port"],
                    [ProcessRecord.from_json(p) for p in _list(data["kafka"])],
-                   [ProcessRecord.from_json(p) for p in _list(data["registry"])])
+                   [ProcessRecord.from_json(p) for p in _list(data["registry"])], security)
 
 
 def _list(value: Any) -> list[Any]:
@@ -183,15 +264,19 @@ class LocalPlatform:
 
     def has_data(self) -> bool:
         """Whether Kafka or the registry ever stored anything here (a formatted node, a registry database)."""
-        kafka = self.base_dir / "kafka"
-        formatted = kafka.is_dir() and any((n / "data" / "meta.properties").exists() for n in kafka.iterdir())
         registry = self.base_dir / "registry" / "data"
-        return formatted or (registry.is_dir() and any(registry.iterdir()))
+        return self.kafka_formatted() or (registry.is_dir() and any(registry.iterdir()))
+
+    def kafka_formatted(self) -> bool:
+        kafka = self.base_dir / "kafka"
+        return kafka.is_dir() and any((n / "data" / "meta.properties").exists() for n in kafka.iterdir())
 
     # --- up ------------------------------------------------------------------------------------------
 
     def up(self, nodes: int = 1, kafka_port: int | None = 9092, registry_port: int | None = 8081,
-           timeout: float = 180) -> PlatformState:
+           timeout: float = 180, secure: bool = False) -> PlatformState:
+        """Start the platform (or find it running). `secure`: Kafka serves SASL_SSL with SCRAM-SHA-512 users and
+        an authorizer that denies what no ACL allows (k2infra.local.security); the registry stays plain HTTP."""
         if nodes not in NODE_COUNTS:
             raise PlatformError("nodes must be 1 or 3")
         try:
@@ -206,6 +291,11 @@ class LocalPlatform:
                                     f"cannot change: keep --nodes {current.nodes}, or run `k2 local down --wipe "
                                     f"--dir {self.base_dir}` first to start over with {nodes} (this deletes its "
                                     "topics, messages and schemas)")
+            if current.secure != secure:
+                raise PlatformError(f"a {mode(current.secure)} platform is running in {self.base_dir}; its mode "
+                                    f"cannot change: start it {_mode_hint(current.secure)}, or run `k2 local down "
+                                    f"--wipe --dir {self.base_dir}` first to start over {mode(secure)} (this deletes "
+                                    "its topics, messages and schemas)")
             self.echo(f"local platform already running: Kafka {current.bootstrap_servers}, "
                       f"registry {current.schema_registry_url}")
             return current
@@ -216,6 +306,16 @@ class LocalPlatform:
                 f"cluster beside its data. Start it with --nodes {identity.nodes}, or run `k2 local down --wipe "
                 f"--dir {self.base_dir}` first to start over with {nodes} (this deletes its topics, messages and "
                 "schemas). Nothing was changed")
+        if identity and identity.secure != secure and self.has_data():
+            raise PlatformError(
+                f"{self.base_dir} holds a {identity.mode} platform (Kafka cluster {identity.cluster_id}), stopped; "
+                f"it cannot be started {mode(secure)}: "
+                + ("its data was formatted without the admin's SCRAM credential, so secure brokers could not even "
+                   "log in to each other" if secure else
+                   "its brokers would run without the authorizer, users and TLS its data was set up with")
+                + f". Start it {_mode_hint(identity.secure)}, or run `k2 local down --wipe --dir {self.base_dir}` "
+                f"first to start over {mode(secure)} (this deletes its topics, messages and schemas). "
+                "Nothing was changed")
         if self.state_file.exists():
             # Stale (processes gone or replaced) or half dead: stop what is still ours, then start clean.
             self.echo(f"==> {self.state_file} records a platform that is not running (processes gone or "
@@ -224,16 +324,22 @@ class LocalPlatform:
         brokers, controllers, registry = self._ports(nodes, kafka_port, registry_port)
         if identity and not self.marker_file.exists():
             self.echo(f"==> adopting {self.base_dir}, a platform from a k2 that wrote no {MARKER}")
-        if identity is None or identity.nodes != nodes:
-            identity = PlatformIdentity(nodes, identity.cluster_id if identity else new_cluster_id())
+        if identity is None or identity.nodes != nodes or identity.secure != secure:
+            identity = PlatformIdentity(nodes, identity.cluster_id if identity else new_cluster_id(), secure)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.marker_file, identity.to_json())  # first: whatever follows lands in a marked directory
-        kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers)
+        settings, security = None, None
+        if secure:
+            files = SecurityFiles(self.base_dir / SECURITY_DIR)
+            settings = SecureSettings(files, files.ensure(may_create_credentials=not self.kafka_formatted()))
+            security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
+                                     settings.credentials.username)
+        kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings)
         reg = SchemaRegistry(self.base_dir / "registry", registry)
         started = time.monotonic()
         try:
-            self.echo(f"==> starting Kafka {nodes} node(s) (KRaft, cluster {identity.cluster_id}) "
-                      f"on {kafka.bootstrap_servers}")
+            self.echo(f"==> starting Kafka {nodes} node(s) (KRaft, cluster {identity.cluster_id}"
+                      f"{', SASL_SSL + SCRAM-SHA-512, ACLs enforced' if secure else ''}) on {kafka.bootstrap_servers}")
             kafka.start(timeout, cluster_id=identity.cluster_id)
             self.echo(f"    Kafka ready in {time.monotonic() - started:.1f}s")
             t = time.monotonic()
@@ -244,9 +350,48 @@ class LocalPlatform:
             reg.stop()
             kafka.stop()
             raise
-        state = PlatformState(nodes, brokers, controllers, registry, list(kafka.processes), list(reg.processes))
+        state = PlatformState(nodes, brokers, controllers, registry, list(kafka.processes), list(reg.processes),
+                              security)
         write_json(self.state_file, state.to_json())
         return state
+
+    # --- failure drills ------------------------------------------------------------------------------
+
+    def kill_node(self, node_id: int, signum: int = signal.SIGKILL, timeout: float = 60) -> ProcessRecord:
+        """Signal one Kafka node of the running platform (SIGKILL: a crash, nothing flushed or handed over) and
+        wait until it is gone. Only the very process `up` started is signalled. Returns its record."""
+        _, record = self._node(node_id)
+        if not record.signal(signum):
+            raise PlatformError(f"Kafka node {node_id} (pid {record.pid}) is not running: nothing was signalled")
+        deadline = time.monotonic() + timeout
+        while not record.gone():
+            if time.monotonic() > deadline:
+                raise PlatformError(f"Kafka node {node_id} (pid {record.pid}) still there {timeout:.0f}s after "
+                                    f"signal {signum}")
+            time.sleep(0.05)
+        return record
+
+    def restart_node(self, node_id: int, timeout: float = 180) -> PlatformState:
+        """Start a stopped Kafka node again, with the command line it had (same config, same data), record its new
+        process in platform.json and wait until it answers on its own port among all the cluster's brokers."""
+        state, record = self._node(node_id)
+        if record.running():
+            raise PlatformError(f"Kafka node {node_id} (pid {record.pid}) is still running")
+        node_dir = self.base_dir / "kafka" / f"node-{node_id}"
+        args = list(record.cmdline)
+        state.kafka[node_id - 1] = new = ProcessRecord.of_child(start_process(args, node_dir / "kafka.log"), args)
+        write_json(self.state_file, state.to_json())
+        wait_until(lambda: _answers(state, node_id), timeout, f"Kafka node {node_id}", [new.pid],
+                   node_dir / "kafka.log")
+        return state
+
+    def _node(self, node_id: int) -> tuple[PlatformState, ProcessRecord]:
+        state = self.state()
+        if state is None or not state.complete():
+            raise PlatformError(f"no local platform recorded in {self.base_dir}: start it with `k2 local up`")
+        if not 1 <= node_id <= state.nodes:
+            raise PlatformError(f"no Kafka node {node_id}: the platform has node(s) 1 to {state.nodes}")
+        return state, state.kafka[node_id - 1]
 
     def _ports(self, nodes: int, kafka_port: int | None, registry_port: int | None) -> tuple[list[int], list[int], int]:
         given: list[tuple[str, int]] = []
@@ -332,6 +477,23 @@ class LocalPlatform:
         self.state_file.unlink(missing_ok=True)
         if not quiet:
             self.echo(f"    stopped in {time.monotonic() - started:.1f}s")
+
+
+def _answers(state: PlatformState, node_id: int) -> bool:
+    """Whether node `node_id` answers metadata requests on its own port, and the cluster lists all its brokers."""
+    from confluent_kafka.admin import AdminClient
+
+    conf = {**state.client_config(), "bootstrap.servers": f"127.0.0.1:{state.broker_ports[node_id - 1]}",
+            "socket.timeout.ms": 2000, "log_level": 0}
+    try:
+        metadata = AdminClient(conf).list_topics(timeout=2)
+    except Exception:
+        return False
+    return metadata.orig_broker_id == node_id and len(metadata.brokers) == state.nodes
+
+
+def _mode_hint(secure: bool) -> str:
+    return "with --secure" if secure else "without --secure"
 
 
 def _names(entries: list[str], limit: int = 5) -> str:
