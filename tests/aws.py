@@ -46,6 +46,15 @@ def aws_env(endpoint: str | None, home: Path, *, credentials: bool = True) -> di
     return env
 
 
+def point_at(moto: MotoServer, monkeypatch: Any, home: Path) -> MotoServer:
+    """Only this test's environment reaches AWS, and only moto's server: dummy credentials, its endpoint."""
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in aws_env(moto.endpoint, home).items():
+        monkeypatch.setenv(name, value)
+    return moto
+
+
 def environ_with(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
     """`base` (default os.environ) without any AWS variable, plus `extra`."""
     env = {k: v for k, v in (base if base is not None else os.environ).items()

@@ -3,14 +3,13 @@ boto3); the KMS refusals that moto does not enforce on S3 are AWS's own error re
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from k2infra.aws_access import AwsAccessError, S3Location, explain
-from tests.aws import MotoServer, aws_env, moto_server
+from tests.aws import MotoServer, moto_server, point_at
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +20,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 @pytest.fixture
 def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(moto.endpoint, tmp_path).items():
-        monkeypatch.setenv(name, value)
-    return moto
+    return point_at(moto, monkeypatch, tmp_path)
 
 
 def test_a_location_takes_the_query_parameters_of_pulumis_s3_backend_url():

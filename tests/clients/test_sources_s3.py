@@ -4,7 +4,6 @@ the file source, against moto's server on loopback; boto3 is imported only for a
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from k2infra.clients import ENV_VAR, StackOutputsError, load_stack_outputs
-from tests.aws import MotoServer, aws_env, environ_with, moto_server
+from tests.aws import MotoServer, aws_env, environ_with, moto_server, point_at
 from tests.clients.conftest import STACK_OUTPUTS
 from tests.conftest import ROOT
 
@@ -29,11 +28,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 @pytest.fixture
 def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(moto.endpoint, tmp_path).items():
-        monkeypatch.setenv(name, value)
-    return moto
+    return point_at(moto, monkeypatch, tmp_path)
 
 
 def put(moto: MotoServer, key: str, body: str | bytes) -> str:

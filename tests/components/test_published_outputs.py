@@ -4,7 +4,6 @@ provider writes, refreshes and (only when asked) deletes the S3 object, against 
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from k2infra.clients import load_stack_outputs
 from k2infra.components.published_outputs import PublishedOutputsProvider, published_json
 from k2infra.contracts.outputs import StackOutputs
-from tests.aws import MotoServer, aws_env, moto_server
+from tests.aws import MotoServer, moto_server, point_at
 from tests.clients.conftest import STACK_OUTPUTS
 from tests.components.conftest import DYNAMIC, LOCAL, run_program
 
@@ -58,11 +57,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 @pytest.fixture
 def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(moto.endpoint, tmp_path).items():
-        monkeypatch.setenv(name, value)
-    return moto
+    return point_at(moto, monkeypatch, tmp_path)
 
 
 def props(key: str, delete_on_destroy: bool = False, bucket: str = BUCKET) -> dict:
