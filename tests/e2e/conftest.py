@@ -46,7 +46,7 @@ def admin(platform: PlatformState):
 def registry(platform: PlatformState):
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": platform.schema_registry_url})
+    return SchemaRegistryClient({"url": platform.schema_registry_url, "timeout": 30})  # a hang fails, not waits
 
 
 class PulumiError(AssertionError):
