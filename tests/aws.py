@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from k2infra.local.processes import free_ports
+from tests.conftest import stop
 
 REGION = "us-east-1"
 # Every variable through which an AWS SDK could find other credentials, another endpoint or the network.
@@ -120,9 +121,4 @@ def moto_server(directory: Path, deadline_seconds: float = 60) -> Iterator[MotoS
                 time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+
+
+def stop(process: subprocess.Popen[Any], grace_seconds: float = 30) -> None:
+    """SIGTERM a server a test started, SIGKILL it if it outlives the grace period; reap it either way."""
+    process.terminate()
+    try:
+        process.communicate(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=grace_seconds)
 
 
 def without_apps(text: str) -> str:

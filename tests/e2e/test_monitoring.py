@@ -24,7 +24,7 @@ from confluent_kafka.schema_registry import Schema
 
 from k2infra.local.processes import free_ports
 from k2infra.monitoring.dashboard import dashboard, expressions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stop
 
 SHIPPED = (ROOT / "topics.yaml").read_text()
 # Seconds instead of the design's minutes, for this test only: topics.yaml's monitoring section, as a user would.
@@ -95,12 +95,7 @@ class Prometheus:
             wait_for("Prometheus ready", lambda: process.poll() is None and self._ready(), 60)
             yield self
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stop(process)
             log.close()
 
     def _ready(self) -> bool:
@@ -138,12 +133,7 @@ def exporter(stack, port: int) -> Iterator[subprocess.Popen[str]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=30)
+        stop(process)
 
 
 def metrics(port: int) -> str:
