@@ -14,11 +14,14 @@ from k2infra.components import (
     check_changes,
     export_stack_outputs,
     kafka_provider,
+    topic_records,
+    tune_sdk,
 )
 from k2infra.components.published_outputs import PublishedOutputs
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 
+tune_sdk()  # two SDK costs that grow with the number of topics (k2infra/components/sdk_tuning.py)
 config = StackConfig.load()
 settings = config.settings
 try:
@@ -64,7 +67,7 @@ outputs = export_stack_outputs(
         "retained_topics": sorted(t.name for t in [*plan.retain, *plan.release]),
         "retained_subjects": sorted(s.subject for s in [*plan.retain_subjects, *plan.release_subjects]),
     },
-    topics=[o for group in exchanges for o in group.outputs(desired)],
+    topics=topic_records([t for group in exchanges for t in group.applied(desired)]),
     subjects=subjects.outputs(topology.subjects),
 )
 if settings.publish_outputs:  # for apps: the outputs as an S3 object, rewritten by every up

@@ -124,6 +124,41 @@ def plan(config: ConfigOption = Path("topics.yaml"), stack: StackOption = None,
         raise typer.Exit(2)
 
 
+@app.command()
+def unlock(stack: Annotated[str, typer.Option("--stack", "-s", help="Pulumi stack (dev, prod).")],
+           config: ConfigOption = Path("topics.yaml")) -> None:
+    """Remove the stale locks an update killed midway left in a file backend, so a rerun can converge.
+
+    Only locks taken on this host by a process that has ended are removed; a lock of a running update, or
+    one taken on another machine, is shown and kept (exit 1). The backend is $PULUMI_BACKEND_URL.
+    """
+    from k2infra.stack_locks import backend_directory, remove_stale, stack_locks
+
+    url = os.environ.get("PULUMI_BACKEND_URL", "")
+    try:
+        backend = backend_directory(url)
+    except ValueError as error:
+        err.print(f"k2 unlock: {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    removed, kept = remove_stale(stack_locks(backend, _project_name(config), stack))
+    for lock in removed:
+        out.print(f"removed stale lock {lock.describe()}: that process has ended", markup=False, highlight=False)
+    for lock in kept:
+        err.print(f"kept lock {lock.describe()}: its update may still be running (on this or another host); "
+                  "wait for it, or check that it has ended before `pulumi cancel`", markup=False, highlight=False)
+    if not removed and not kept:
+        out.print(f"stack {stack}: no locks")
+    if kept:
+        raise typer.Exit(1)
+
+
+def _project_name(config: Path) -> str:
+    from ruamel.yaml import YAML
+
+    project = YAML(typ="safe").load((config.parent / "Pulumi.yaml").read_text())
+    return str(project["name"])
+
+
 def _cannot_use_cluster(command: str, error: Exception) -> NoReturn:
     from k2infra.failures import AuthenticationFailed, NotAuthorized
 

@@ -10,7 +10,7 @@ import pulumi
 from k2infra.contracts.outputs import StackOutputs, SubjectInfo, TopicInfo, record_json
 
 
-def export_stack_outputs(plain: dict[str, Any], topics: Sequence[pulumi.Output[TopicInfo]],
+def export_stack_outputs(plain: dict[str, Any], topics: pulumi.Output[list[TopicInfo]],
                          subjects: Sequence[pulumi.Output[SubjectInfo]]) -> pulumi.Output[dict[str, Any]]:
     """Export every output of the contract. `plain` values are checked now and exported as plain values,
     so they are recorded even when an update fails (managed_topics is the next run's ownership record);
@@ -19,7 +19,7 @@ def export_stack_outputs(plain: dict[str, Any], topics: Sequence[pulumi.Output[T
     for key, value in checked.items():
         if key not in ("topics", "subjects"):
             pulumi.export(key, value)
-    topic_data = pulumi.Output.all(*topics).apply(lambda records: [record_json(r) for r in records])
+    topic_data = topics.apply(lambda records: [record_json(r) for r in records])
     subject_data = pulumi.Output.all(*subjects).apply(lambda records: [record_json(r) for r in records])
     pulumi.export("topics", topic_data)
     pulumi.export("subjects", subject_data)
