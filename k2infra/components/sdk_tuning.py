@@ -31,11 +31,14 @@ from pulumi.runtime import resource, stack
 from pulumi.runtime.proto import source_pb2
 
 DEBUG_LOGS_ENV = "K2_PULUMI_DEBUG_LOGS"
+TUNING_ENV = "K2_PULUMI_SDK_TUNING"  # "off": the SDK as shipped (bench/topology_scale.py's baseline)
 SDK_VERSION = "3.272.0"
 
 
 def tune_sdk() -> None:
-    """Apply all three, before any resource is declared."""
+    """Apply all three, before any resource is declared (none if K2_PULUMI_SDK_TUNING=off)."""
+    if os.environ.get(TUNING_ENV) == "off":
+        return
     if os.environ.get(DEBUG_LOGS_ENV) != "1":
         pulumi.log.debug = _dropped  # the SDK's modules call it through the module attribute
     stack.wait_for_rpcs = wait_for_rpcs  # run_pulumi_func looks it up in its module when the program ends

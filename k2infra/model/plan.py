@@ -94,7 +94,7 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
                                      "outside K2?): its data is gone. `pulumi refresh` then `pulumi up` creates it "
                                      "again, empty")
             continue
-        refusals = _refusals(topic, current)
+        refusals = _refusals(topic, current) + _state_behind(topic, current, managed.get(topic.name))
         changes = losses(topic.name, topic.config, current.config, topic.origins)
         if refusals:
             plan.refused += refusals
@@ -111,6 +111,16 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
     _removed(topology, observed, managed, allow_removal, released, plan)
     _stale_acknowledgements(topology, plan)
     return plan
+
+
+def _state_behind(topic: Topic, current: ObservedTopic, recorded: ObservedTopic | None) -> list[str]:
+    """A partition increase the cluster has but the state does not: an update killed after Kafka applied it.
+    Pulumi would ask Kafka for the same increase again, which Kafka refuses; a targeted refresh records it."""
+    if recorded is None or not 0 < recorded.partitions < current.partitions == topic.partitions:
+        return []
+    return [f"{topic.name}: the stack's state records {recorded.partitions} partitions, but the cluster already has "
+            f"{current.partitions}, as topics.yaml asks (an update applied but not recorded: interrupted?). Record "
+            f"it first, on this stack: pulumi refresh --yes --target '**::{topic.name}', then rerun"]
 
 
 def _acknowledge(topology: Topology, changes: list[LossChange], plan: Plan) -> None:

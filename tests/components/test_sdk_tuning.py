@@ -43,6 +43,13 @@ def test_debug_messages_are_kept_with_k2_pulumi_debug_logs(restored, monkeypatch
     assert pulumi.log.debug is original
 
 
+def test_k2_pulumi_sdk_tuning_off_leaves_the_sdk_as_shipped(restored, monkeypatch):
+    originals = (pulumi.log.debug, stack.wait_for_rpcs, resource._get_stack_trace)
+    monkeypatch.setenv(sdk_tuning.TUNING_ENV, "off")
+    sdk_tuning.tune_sdk()
+    assert (pulumi.log.debug, stack.wait_for_rpcs, resource._get_stack_trace) == originals
+
+
 def run_with_outputs(make_tasks, finished: list[str] | None = None) -> list[str]:
     """Run the replacement wait over the outputs `make_tasks` starts; return the order they finished in."""
     finished = [] if finished is None else finished

@@ -88,3 +88,26 @@ def test_an_up_killed_midway_converges_on_rerun_with_every_topic_in_the_state_on
     record = parse_export(json.loads(stack.run("stack", "export").stdout))
     assert set(record.topics) == set(in_state)
     stack.run("preview", "--expect-no-changes")
+
+
+def test_a_partition_increase_applied_but_not_recorded_is_refused_until_refreshed(new_stack, admin):
+    """What an update killed between Kafka's increase and the final state leaves: the cluster ahead of the state.
+    Pulumi would ask Kafka for the same increase again (which Kafka refuses); the guard names the refresh."""
+    from confluent_kafka.admin import NewPartitions
+
+    shipped = without_apps((ROOT / "topics.yaml").read_text())
+    stack = new_stack("behind", topology=shipped)
+    stack.up()
+    topic = "market.equities.trades.asx"
+    admin.create_partitions([NewPartitions(topic, 36)])[topic].result(timeout=60)
+    stack.set_topology(shipped.replace("partitions: 30", "partitions: 36"))
+
+    refused = stack.up(check=False)
+    assert refused.returncode != 0
+    assert f"{topic}: the stack's state records 30 partitions, but the cluster already has 36" in refused.stdout
+    assert topics_on_cluster(admin)["market.equities.quotes.asx"] == 30, "refused before anything was applied"
+
+    stack.run("refresh", "--yes", "--target", f"**::{topic}")
+    stack.up()
+    assert topics_on_cluster(admin)["market.equities.quotes.asx"] == 36
+    stack.run("preview", "--expect-no-changes")

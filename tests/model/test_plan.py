@@ -61,6 +61,9 @@ def raw_scenario(tmp_path, name: str) -> dict:
         case "partitions-increase":
             grown = topology_from(tmp_path / "b", SHIPPED.replace("partitions: 30", "partitions: 36"))
             return plan_topics(grown, observed_from(shipped), names(shipped)).to_dict()
+        case "partitions-increase-interrupted":  # Kafka applied it; the killed update recorded nothing
+            grown = topology_from(tmp_path / "b", SHIPPED.replace("partitions: 30", "partitions: 36"))
+            return plan_topics(grown, observed_from(grown), names(shipped)).to_dict()
         case "partitions-decrease":
             shrunk = topology_from(tmp_path / "b", SHIPPED.replace("partitions: 40", "partitions: 20"))
             return plan_topics(shrunk, observed_from(shipped), names(shipped)).to_dict()
@@ -132,7 +135,8 @@ def without_asx(tmp_path) -> Topology:
     return topology_from(tmp_path / "b", without_asx_text())
 
 
-SCENARIOS = ["fresh-cluster", "no-change", "partitions-increase", "partitions-decrease", "replication-change",
+SCENARIOS = ["fresh-cluster", "no-change", "partitions-increase", "partitions-increase-interrupted",
+             "partitions-decrease", "replication-change",
              "config-change", "exchange-removed", "exchange-decommissioned", "decommission-in-protected-prod",
              "adopt-existing", "retention-cut", "retention-cut-acknowledged", "cleanup-policy-change",
              "asset-class-removed", "asset-class-decommissioned", "asset-class-decommissioned-released",
