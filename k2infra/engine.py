@@ -116,6 +116,11 @@ class Engine:
         state = info.get("State") or {}
         return (state.get("Health") or {}).get("Status") if state.get("Running") else None
 
+    def start(self, name: str) -> None:
+        status, data = self.call("POST", f"/containers/{_path(name)}/start", timeout=60)
+        if status >= 400:
+            raise EngineError(f"starting container {name} failed ({status}): {data}")
+
     def restart(self, name: str, grace_seconds: int = 30) -> None:
         status, data = self.call("POST", f"/containers/{_path(name)}/restart?t={grace_seconds}",
                                  timeout=grace_seconds + 60)
@@ -142,7 +147,8 @@ def engine_problems(names: EngineNames, settings: DockerSettings, recorded: froz
                 if engine.image(image) is None]
     fresh = not any(name in recorded for name in names.containers)
     if fresh:
-        for port, key in ((settings.kafka_port, "k2:dockerKafkaPort"), (settings.registry_port, "k2:dockerRegistryPort")):
+        ports = ((settings.kafka_port, "k2:dockerKafkaPort"), (settings.registry_port, "k2:dockerRegistryPort"))
+        for port, key in ports:
             holder = port_holder(port)
             if holder is not None:
                 problems.append(f"port {port} on 127.0.0.1 ({key}) is already in use by {holder}: stop it"
@@ -210,3 +216,28 @@ def _socket_inodes() -> Iterator[tuple[int, str]]:
                     target = os.readlink(fd)
                     if target.startswith("socket:["):
                         yield int(proc.name), target[len("socket:["):-1]
+
+
+def start_stopped(stack: str, engine: Engine | None = None) -> list[str]:
+    """Start the stack's containers that exist but are stopped (after an engine or machine restart, or a
+    `podman stop`): their volumes still hold the data. Returns the ones started."""
+    engine = engine or Engine()
+    started = []
+    for name in EngineNames.of(stack).containers:
+        info = engine.container(name)
+        if info is not None and not (info.get("State") or {}).get("Running"):
+            engine.start(name)
+            started.append(name)
+    return started
+
+
+if __name__ == "__main__":  # python -m k2infra.engine start-stopped STACK  (scripts/dev-up)
+    import sys
+
+    if sys.argv[1:2] != ["start-stopped"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m k2infra.engine start-stopped STACK")
+    try:
+        for container in start_stopped(sys.argv[2]):
+            print(f"    started the stopped container {container} (its data is kept in its volume)")
+    except EngineError as err:
+        sys.exit(f"!!! {err}: {SET_UP}")
