@@ -76,4 +76,5 @@ class DockerPlatform(pulumi.ComponentResource):
 
 
 def _healthcheck(test: list[str]) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(tests=test, interval="5s", timeout="10s", retries=5, start_period="60s")
+    # Durations as the engine reports them back (Go's spelling: "60s" would read back as "1m0s", a diff at every up).
+    return docker.ContainerHealthcheckArgs(tests=test, interval="5s", timeout="10s", retries=5, start_period="30s")
