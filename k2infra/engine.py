@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -190,7 +191,7 @@ def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
     for pid, inode in _socket_inodes():
         if inode in inodes:
             try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                command = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split())
             except OSError:
                 command = "?"
             return f"pid {pid} ({command[:160]})"
@@ -218,9 +219,9 @@ def _socket_inodes() -> Iterator[tuple[int, str]]:
                         yield int(proc.name), target[len("socket:["):-1]
 
 
-def start_stopped(stack: str, engine: Engine | None = None) -> list[str]:
+def start_stopped(stack: str, engine: Engine | None = None, timeout: float = 240) -> list[str]:
     """Start the stack's containers that exist but are stopped (after an engine or machine restart, or a
-    `podman stop`): their volumes still hold the data. Returns the ones started."""
+    `podman stop`): their volumes still hold the data. Waits until they are healthy; returns the ones started."""
     engine = engine or Engine()
     started = []
     for name in EngineNames.of(stack).containers:
@@ -228,6 +229,13 @@ def start_stopped(stack: str, engine: Engine | None = None) -> list[str]:
         if info is not None and not (info.get("State") or {}).get("Running"):
             engine.start(name)
             started.append(name)
+    deadline = time.monotonic() + timeout
+    for name in started:
+        while engine.health(name) != "healthy":
+            if time.monotonic() > deadline:
+                raise EngineError(f"container {name} is not healthy {timeout:.0f}s after its start: see "
+                                  f"`{engine.cli} logs {name}`")
+            time.sleep(1)
     return started
 
 
