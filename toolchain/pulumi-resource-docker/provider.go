@@ -16,6 +16,7 @@ import (
 	_ "embed"
 	"runtime"
 
+	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	tfbridgetokens "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
@@ -51,7 +52,7 @@ func defaultDockerHost() string {
 // Provider returns the bridge's description of the docker provider.
 func Provider() tfbridge.ProviderInfo {
 	prov := tfbridge.ProviderInfo{
-		P:                 shimv2.NewProvider(upstream.New(Version)()),
+		P:                 shimv2.NewProvider(upstreamProvider()),
 		Name:              dockerPkg,
 		Version:           Version,
 		GitHubOrg:         "kreuzwerker",
@@ -111,6 +112,16 @@ func Provider() tfbridge.ProviderInfo {
 	// Like pulumi-docker: a resource whose `name` is not given gets "<resource name>-<random>".
 	prov.SetAutonaming(255, "-")
 	return prov
+}
+
+// upstreamProvider is the Terraform provider with one K2 change to its schema: docker_network's
+// ipam_options becomes Optional+Computed. Podman's Docker API reports IPAM options the program did not
+// set ({"driver": "host-local"}); with a plain Optional+ForceNew attribute every later `up` would
+// replace the network (and the containers on it). Docker reports none, so there nothing changes.
+func upstreamProvider() *schema.Provider {
+	p := upstream.New(Version)()
+	p.ResourcesMap["docker_network"].Schema["ipam_options"].Computed = true
+	return p
 }
 
 //go:embed bridge-metadata.json
