@@ -21,19 +21,22 @@ done
 
 # --- engine ---------------------------------------------------------------------------------------
 # runc: crun refuses this machine kind's hybrid cgroups. Ulimits: podman's defaults exceed the hard
-# limits here ("setrlimit ... operation not permitted"). Everything else private to $work.
+# limits here ("setrlimit ... operation not permitted"). Storage and state are private to $work (vfs: no
+# mounts to undo, and the image is 2 MB). Network definitions are NOT private: they stay in the machine's
+# CNI directory, so that podman picks a bridge name and subnet that no other podman user here has (with
+# a private directory, two services can pick the same cni-podmanN bridge and subnet). Hence this script
+# never resets podman or prunes networks: it removes its own network by name.
+net_name=k2-smoke-net
 cat >"$work/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[network]
-network_config_dir = "$work/networks"
 [engine]
 runtime = "runc"
 tmp_dir = "$work/tmp"
 EOF
 cat >"$work/storage.conf" <<EOF
 [storage]
-driver = "overlay"
+driver = "vfs"
 graphroot = "$work/storage"
 runroot = "$work/run"
 EOF
@@ -45,14 +48,21 @@ cleanup() {
   local rc=$?
   [ -n "$ticker_pid" ] && kill "$ticker_pid" 2>/dev/null
   if [ -n "$service_pid" ]; then
-    podman rm -af -t 0 >/dev/null 2>&1 || true
+    podman rm -af -t 0 >/dev/null 2>&1 || true   # this service's storage: only the smoke's containers
+    if [ -n "$net_name" ]; then
+      podman network rm -f "$net_name" >/dev/null 2>&1 || true
+      rm -rf "/var/lib/cni/networks/$net_name"     # CNI host-local's address records for it
+    fi
     kill "$service_pid" 2>/dev/null; wait "$service_pid" 2>/dev/null || true
-    podman system reset -f >/dev/null 2>&1 || true   # unmounts and removes $work/storage
   fi
   if [ "${K2_SMOKE_KEEP:-}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
   exit $rc
 }
 trap cleanup EXIT
+if podman network exists "$net_name" 2>/dev/null; then
+  net_name=""  # not ours: the cleanup must leave it
+  fail "a network named k2-smoke-net exists already (another smoke run?); if it is stale: podman network rm k2-smoke-net"
+fi
 
 log "podman service on $DOCKER_HOST"
 podman system service --time=0 "$DOCKER_HOST" >"$work/service.log" 2>&1 &
