@@ -18,6 +18,7 @@ from k2infra.components import (
     tune_sdk,
 )
 from k2infra.components.published_outputs import PublishedOutputs
+from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 
@@ -34,7 +35,7 @@ keep_off = deletable(topology, plan, throwaway=settings.allow_topic_deletion)  #
 
 platform_ready: list[pulumi.Resource] = []
 if settings.cluster == "docker":
-    platform = DockerPlatform("k2-dev", settings.docker)
+    platform = DockerPlatform(EngineNames.of(settings.stack), settings.docker)
     platform_ready = [platform.kafka, platform.registry]
 
 provider = kafka_provider("kafka", settings.bootstrap_servers, settings.security, config.secrets,

@@ -17,6 +17,8 @@ import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
 from k2infra.components.stack_config import StackConfig
+from k2infra.contracts.containers import EngineNames
+from k2infra.engine import engine_problems
 from k2infra.measure import measured
 from k2infra.model import Topology
 from k2infra.model.access import access_changes
@@ -60,6 +62,8 @@ def _reveal(secret: pulumi.Output[str] | None) -> str | None:
 def check_changes(config: StackConfig, topology: Topology) -> Plan:
     record = read_stack_state()
     fresh_containers = config.settings.cluster == "docker" and not record.containers
+    if config.settings.cluster == "docker":
+        _check_engine(config, record, fresh_containers)
     conf = _client_conf(config)
     observed = {} if fresh_containers else _observe(conf)
     plan = plan_changes(topology, observed, record.topics, record.subjects,
@@ -77,6 +81,20 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
                     f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete; "
                     f"subjects: {len(plan.retain_subjects)} retained, {len(plan.delete_subjects)} to delete")
     return plan
+
+
+def _check_engine(config: StackConfig, record: StackRecord, fresh_containers: bool) -> None:
+    """Docker mode: the engine, the images, free ports and no strays, before anything is created."""
+    settings = config.settings
+    problems = engine_problems(EngineNames.of(settings.stack), settings.docker, record.engine_objects)
+    if fresh_containers and (record.topics or record.subjects):
+        problems.append(f"stack {settings.stack} manages topics and subjects on another cluster but has no containers "
+                        "yet: a new docker platform starts empty, so the stack's state would not match it. Give docker "
+                        "mode a stack of its own (`K2_CLUSTER=docker scripts/dev-up` uses stack dev-docker), or "
+                        f"`pulumi destroy --stack {settings.stack}` first (topics and subjects stay on that cluster)")
+    if problems:
+        raise pulumi.RunError(f"Docker mode cannot go on, {NOTHING_CHANGED.lower()}:\n"
+                              + "\n".join(f"  - {line}" for line in problems))
 
 
 def _access_warnings(topology: Topology, record: StackRecord, conf: dict) -> list[str]:

@@ -16,6 +16,8 @@ from typing import Any, Literal, get_args
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from k2infra.contracts.containers import KAFKA_IMAGE, REGISTRY_IMAGE
+
 NAMESPACE = "k2"
 ClusterMode = Literal["local", "docker", "existing"]
 CLUSTER_MODES: tuple[str, ...] = get_args(ClusterMode)
@@ -54,8 +56,8 @@ def librdkafka_mechanism(sasl_mechanism: str) -> str:
 
 @dataclass(frozen=True)
 class DockerSettings:
-    kafka_image: str = "apache/kafka:4.1.1"
-    registry_image: str = "apicurio/apicurio-registry:3.3.3"
+    kafka_image: str = KAFKA_IMAGE  # K2's own images, built locally by scripts/container-engine
+    registry_image: str = REGISTRY_IMAGE
     kafka_port: int = 9092
     registry_port: int = 8081
 

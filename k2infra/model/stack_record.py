@@ -14,6 +14,8 @@ from typing import Any
 from k2infra.contracts.naming import DYNAMIC_RESOURCE_TYPE, KAFKA_ACL_TYPE, KAFKA_TOPIC_TYPE
 from k2infra.model.plan import ManagedSubject, ObservedTopic
 
+ENGINE_OBJECT_TYPES = ("docker:index/container:Container", "docker:index/volume:Volume", "docker:index/network:Network")
+
 
 @dataclass(frozen=True)
 class StackRecord:
@@ -24,6 +26,8 @@ class StackRecord:
     # those a decommission released in an earlier update, or those of a throwaway stack.
     released: frozenset[str] = frozenset()
     acls: frozenset[str] = frozenset()  # binding keys (k2infra.model.access.Binding.key) the stack declared
+    # docker mode: the names of the networks, volumes and containers the stack created on the engine
+    engine_objects: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
@@ -36,7 +40,7 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
     if not isinstance(deployment, Mapping):
         raise ValueError("not the JSON of `pulumi stack export` (no deployment)")
     record = StackRecord()
-    containers, released, acls = [], set(), set()
+    containers, released, acls, engine_objects = [], set(), set(), set()
     for resource in deployment.get("resources") or []:
         if resource.get("delete") or resource.get("pendingReplacement"):
             continue
@@ -55,6 +59,10 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
             record.subjects[inputs["subject"]] = ManagedSubject(inputs["subject"], str(inputs["schema"]), str(level))
         elif kind == KAFKA_ACL_TYPE:
             acls.add(str(resource.get("urn", "")).rsplit("::", 1)[-1])
-        elif kind == "docker:index/container:Container":
-            containers.append(str(resource.get("urn")))
-    return StackRecord(record.topics, record.subjects, tuple(containers), frozenset(released), frozenset(acls))
+        elif kind in ENGINE_OBJECT_TYPES:
+            if kind == "docker:index/container:Container":
+                containers.append(str(resource.get("urn")))
+            if inputs.get("name"):
+                engine_objects.add(str(inputs["name"]))
+    return StackRecord(record.topics, record.subjects, tuple(containers), frozenset(released), frozenset(acls),
+                       frozenset(engine_objects))

@@ -92,6 +92,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     monkeypatch.setattr(guard, "registered_versions", fake.registered_versions)
     monkeypatch.setattr(guard, "read_stack_state", lambda: fake.state)
     monkeypatch.setattr(guard, "observe_acls", lambda *args, **kwargs: fake.acls)
+    monkeypatch.setattr(guard, "engine_problems", lambda *args, **kwargs: [])  # tests/e2e: the real engine
     monkeypatch.setattr(guard, "measured", lambda *args: "")  # what a cut deletes is measured in tests/e2e
     return fake
 

@@ -9,6 +9,7 @@ import pytest
 
 from k2infra.components import guard
 from k2infra.failures import AuthenticationFailed, NotAuthorized, NotFound, TlsFailed, Unreachable
+from k2infra.model.plan import ObservedTopic
 from k2infra.model.stack_record import StackRecord
 from tests.components.conftest import LOCAL, run_program
 from tests.components.test_guard import deployed
@@ -67,3 +68,16 @@ def test_a_registry_that_refuses_stops_the_update(project, cluster, monkeypatch,
     with pytest.raises(Exception) as raised:
         run_program(project, LOCAL)
     assert f"{error}.\nNothing was changed; rerun once that is fixed" in str(raised.value)
+
+
+def test_docker_mode_stops_before_anything_when_the_engine_is_not_ready(project, monkeypatch):
+    monkeypatch.setattr(guard, "engine_problems", lambda *args: ["image localhost/k2/kafka:4.1.1 is not in the engine"])
+    with pytest.raises(Exception, match=r"(?s)Docker mode cannot go on, nothing was changed:\n  - image localhost"):
+        run_program(project, DOCKER)
+
+
+def test_docker_mode_refuses_a_stack_that_manages_another_clusters_topics(project, cluster):
+    cluster.state = StackRecord(topics={"market.crypto.trades.binance": ObservedTopic("market.crypto.trades.binance",
+                                                                                       40, 1, {})})
+    with pytest.raises(Exception, match=r"stack dev manages topics and subjects on another cluster but has no"):
+        run_program(project, DOCKER)

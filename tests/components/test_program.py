@@ -102,20 +102,36 @@ def test_docker_mode_declares_kafka_and_registry_containers(project):
     config = {"k2:environment": "dev", "k2:cluster": "docker", "k2:dockerKafkaPort": "29092"}
     run = run_program(project, config)
     (network,) = run.of_type("docker:index/network:Network")
-    images = {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
-    assert images == {"apache/kafka:4.1.1", "apicurio/apicurio-registry:3.3.3"}
+    assert network.inputs["name"] == "k2-dev-net"
+    images = {r.inputs["name"]: r.inputs for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+    assert set(images) == {"localhost/k2/kafka:4.1.1", "localhost/k2/apicurio:3.3.3"}  # K2's own, built locally
+    assert all(i["keepLocally"] is True for i in images.values())
+    volumes = {r.inputs["name"] for r in run.of_type("docker:index/volume:Volume")}
+    assert volumes == {"k2-dev-kafka-data", "k2-dev-registry-data"}
     containers = {r.name: r.inputs for r in run.of_type("docker:index/container:Container")}
     kafka, registry = containers["k2-dev-kafka"], containers["k2-dev-registry"]
     assert "KAFKA_PROCESS_ROLES=broker,controller" in kafka["envs"]
     assert "KAFKA_ADVERTISED_LISTENERS=INTERNAL://kafka:19092,HOST://127.0.0.1:29092" in kafka["envs"]
     assert kafka["ports"] == [{"internal": 29092, "external": 29092, "ip": "127.0.0.1"}]
-    assert kafka["wait"] is True and kafka["healthcheck"]["tests"][0] == "CMD-SHELL"
+    assert kafka["volumes"] == [{"volumeName": "k2-dev-kafka-data", "containerPath": "/var/lib/kafka/data"}]
+    assert registry["volumes"] == [{"volumeName": "k2-dev-registry-data", "containerPath": "/var/lib/apicurio/data"}]
+    assert "APICURIO_DATASOURCE_URL=jdbc:h2:file:/var/lib/apicurio/data/registry;WRITE_DELAY=0" in registry["envs"]
+    for container in (kafka, registry):  # the update goes on to topics and subjects only once both answer
+        assert container["wait"] is True and container["healthcheck"]["tests"][0] == "CMD"
+    assert kafka["healthcheck"]["tests"] == ["CMD", "/opt/kafka/bin/healthcheck", "19092"]
     assert registry["ports"][0]["internal"] == 8080 and registry["ports"][0]["external"] == 8081
     assert kafka["networksAdvanced"][0]["name"] == network.inputs["name"]
     assert run.outputs["bootstrap_servers"] == "127.0.0.1:29092"
     assert run.outputs["schema_registry_url"] == "http://127.0.0.1:8081/apis/ccompat/v7"
     # The provider waits for the containers.
     assert len(run.of_type(TOPIC)) == 6
+
+
+def test_docker_mode_names_the_engine_objects_after_the_stack(project):
+    run = run_program(project, {"k2:environment": "dev", "k2:cluster": "docker"}, stack="dev-docker")
+    names = {r.inputs["name"] for r in run.resources if r.typ.startswith("docker:index/") and "Image" not in r.typ}
+    assert names == {"k2-dev-docker-net", "k2-dev-docker-kafka-data", "k2-dev-docker-registry-data",
+                     "k2-dev-docker-kafka", "k2-dev-docker-registry"}
 
 
 def test_a_bad_topology_stops_the_program_with_the_problems(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.contracts.settings import SettingsError, StackConfigFiles, StackSettings
+from k2infra.contracts.settings import DockerSettings, SettingsError, StackConfigFiles, StackSettings
 from tests.conftest import ROOT
 
 
@@ -82,3 +82,12 @@ def test_a_broken_stack_file_is_named(tmp_path):
     project = write(tmp_path / "p", "dev", "config: [unclosed\n")
     with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: not valid YAML"):
         StackSettings.from_files(project, "dev")
+
+
+def test_docker_images_default_to_the_versions_the_bootstrap_fetches():
+    """K2's images are built from the Kafka jars and Apicurio distribution of scripts/env.sh's versions."""
+    env = dict(line.split("=", 1) for line in (ROOT / "scripts" / "env.sh").read_text().splitlines()
+               if line.startswith("export K2_") and "_VERSION=" in line)
+    kafka, apicurio = (env[f"export K2_{k}_VERSION"].split()[0] for k in ("KAFKA", "APICURIO"))
+    assert DockerSettings().kafka_image == f"localhost/k2/kafka:{kafka}"
+    assert DockerSettings().registry_image == f"localhost/k2/apicurio:{apicurio}"
