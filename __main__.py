@@ -22,7 +22,7 @@ from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 
-tune_sdk()  # two SDK costs that grow with the number of topics (k2infra/components/sdk_tuning.py)
+tune_sdk()  # SDK costs that grow with the number of topics (k2infra/components/sdk_tuning.py)
 config = StackConfig.load()
 settings = config.settings
 try:
