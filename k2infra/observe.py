@@ -58,6 +58,11 @@ def _admin(conf: Mapping[str, Any], reported: ReportedErrors) -> Any:
     return AdminClient(settings)
 
 
+# Topics per DescribeConfigs request. One request for all 10,005 topics of bench/topology_scale.py made a
+# broker with a 512 MB heap fail with OutOfMemoryError building the reply (every config of every topic).
+CONFIGS_PER_REQUEST = 500
+
+
 def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, ObservedTopic]:
     """Every market-data topic, with partitions, replication factor and its own config."""
     from confluent_kafka.admin import ConfigResource, ConfigSource
@@ -67,17 +72,19 @@ def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, Ob
         admin = _admin(conf, reported)
         metadata = _connect(admin, servers, reported, timeout)
     names = sorted(n for n in metadata.topics if is_market_topic(n))
-    resources = [ConfigResource("topic", n) for n in names]
-    with kafka_calls(servers, reported):
-        configs = admin.describe_configs(resources, request_timeout=timeout) if resources else {}
     observed = {}
-    for name, resource in zip(names, resources, strict=True):
-        topic = metadata.topics[name]
-        with kafka_calls(servers, reported, f"topic {name}"):  # deleted meanwhile: not found
-            entries = configs[resource].result(timeout=timeout)
-        own = {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
-        replicas = len(topic.partitions[0].replicas) if topic.partitions else 0
-        observed[name] = ObservedTopic(name, len(topic.partitions), replicas, own)
+    for start in range(0, len(names), CONFIGS_PER_REQUEST):  # one request at a time: the broker builds each reply whole
+        chunk = names[start:start + CONFIGS_PER_REQUEST]
+        resources = [ConfigResource("topic", n) for n in chunk]
+        with kafka_calls(servers, reported):
+            configs = admin.describe_configs(resources, request_timeout=timeout)
+        for name, resource in zip(chunk, resources, strict=True):
+            topic = metadata.topics[name]
+            with kafka_calls(servers, reported, f"topic {name}"):  # deleted meanwhile: not found
+                entries = configs[resource].result(timeout=timeout)
+            own = {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+            replicas = len(topic.partitions[0].replicas) if topic.partitions else 0
+            observed[name] = ObservedTopic(name, len(topic.partitions), replicas, own)
     return observed
 
 
