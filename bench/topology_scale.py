@@ -249,20 +249,22 @@ def main() -> None:
     local = LocalPlatform(workdir / "platform")
     platform = local.up(nodes=1, kafka_port=None, registry_port=None)
     load_before = os.getloadavg()[0]
-    rows = []
+    machine = {"cpus": os.cpu_count(), "pulumi": os.environ.get("K2_PULUMI_VERSION"),
+               "kafka": os.environ.get("K2_KAFKA_VERSION"), "date": time.strftime("%Y-%m-%d"),
+               "load_before": round(load_before, 1), "parallel": int(PARALLEL)}
+    rows: list[dict] = []
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     try:
         for mode, sizes in (("baseline", args.baseline), ("tuned", args.exchanges)):
             for exchanges in sizes:
                 rows.append(measure(exchanges, mode, platform, workdir))
+                row_load = round(os.getloadavg()[0], 1)
+                rows[-1]["load_after"] = row_load  # other work on the machine shows here
+                RESULTS.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")  # so far
                 delete_bench_topics(platform.bootstrap_servers)
     finally:
         local.down(wipe=True)
         shutil.rmtree(workdir, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "pulumi": os.environ.get("K2_PULUMI_VERSION"),
-               "kafka": os.environ.get("K2_KAFKA_VERSION"), "date": time.strftime("%Y-%m-%d"),
-               "load_before": round(load_before, 1), "parallel": int(PARALLEL)}
-    RESULTS.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     plot(rows, PLOT)
     print(table(rows))
 
