@@ -21,7 +21,7 @@ from k2infra.model.stack_record import parse_export
 from tests.conftest import ROOT, without_apps
 from tests.e2e.conftest import topics_on_cluster
 
-EXTRA_EXCHANGES = 150  # 450 more topics of one partition: long enough to kill midway, short for CI
+EXTRA_EXCHANGES = 100  # 300 more topics of one partition: long enough to kill midway, short for CI
 
 
 def large_topology(exchanges: int) -> str:
