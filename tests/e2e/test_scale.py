@@ -8,6 +8,7 @@ cluster, through Kafka's AdminClient.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 from ruamel.yaml import YAML
 
 from k2infra.model.stack_record import parse_export
@@ -65,7 +67,12 @@ def test_an_up_killed_midway_converges_on_rerun_with_every_topic_in_the_state_on
         wait_for(lambda: len(topics_on_cluster(admin)) >= desired // 3 or up.poll() is not None,
                  "a third of the topics to exist")
         assert up.poll() is None, "the update finished before it could be killed: make the topology larger"
-        os.killpg(up.pid, signal.SIGKILL)  # the engine, the program, the provider: nothing gets to write
+        # The engine, the program and the plugins (which Pulumi starts in process groups of their own): all at once.
+        tree = psutil.Process(up.pid).children(recursive=True)
+        os.killpg(up.pid, signal.SIGKILL)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
     finally:
         up.wait(timeout=60)
     created_before_rerun = topics_on_cluster(admin)
