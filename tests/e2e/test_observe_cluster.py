@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from k2infra.observe import client_config, observe_acls
 
 
@@ -19,6 +17,7 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
     from confluent_kafka.admin import NewTopic
 
     from k2infra import observe
+    from tests.conftest import wait_for
     from tests.e2e.conftest import empty_platform, topics_on_cluster
 
     monkeypatch.setattr(observe, "CONFIGS_PER_REQUEST", 20)
@@ -28,9 +27,8 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
         new = [NewTopic(name, 1, 1, config={"retention.ms": ms}) for name, ms in wanted.items()]
         for future in admin.create_topics(new, operation_timeout=120).values():
             future.result(timeout=180)
-        deadline = time.monotonic() + 300  # creation completes asynchronously on the broker
-        while len(topics_on_cluster(admin, "market.equities.trades.ob")) < count and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: len(topics_on_cluster(admin, "market.equities.trades.ob")) >= count,  # created asynchronously
+                 "the topics to exist", timeout=300, every=0.2)
 
         observed = observe.observe_topics(client_config(platform.bootstrap_servers), timeout=60)
         assert {name: observed[name].config.get("retention.ms") for name in wanted} == wanted

@@ -14,13 +14,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import psutil
 from ruamel.yaml import YAML
 
 from k2infra.model.stack_record import parse_export
-from tests.conftest import ROOT, without_apps
+from tests.conftest import ROOT, wait_for, without_apps
 from tests.e2e.conftest import topics_on_cluster
 
 EXTRA_EXCHANGES = 100  # 300 more topics of one partition: long enough to kill midway, short for CI
@@ -45,16 +44,6 @@ def state_topics(stack) -> list[str]:
     return [r["id"] for r in resources if r["type"] == "kafka:index/topic:Topic"]
 
 
-def wait_for(condition, what: str, deadline_seconds: float = 600, every: float = 0.2):
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {deadline_seconds}s waiting for {what}")
-
-
 def test_an_up_killed_midway_converges_on_rerun_with_every_topic_in_the_state_once(new_stack, admin):
     assert os.environ.get("PULUMI_SKIP_CHECKPOINTS") == "true", "scripts/env.sh sets it; the test checks that setting"
     stack = new_stack("killed", topology=large_topology(EXTRA_EXCHANGES))
@@ -65,7 +54,7 @@ def test_an_up_killed_midway_converges_on_rerun_with_every_topic_in_the_state_on
                           stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(lambda: len(topics_on_cluster(admin)) >= desired // 3 or up.poll() is not None,
-                 "a third of the topics to exist")
+                 "a third of the topics to exist", timeout=600, every=0.2)
         assert up.poll() is None, "the update finished before it could be killed: make the topology larger"
         # The engine, the program and the plugins (which Pulumi starts in process groups of their own): all at once.
         tree = psutil.Process(up.pid).children(recursive=True)

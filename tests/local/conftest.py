@@ -8,13 +8,13 @@ import os
 import signal
 import stat
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from k2infra.local.processes import ProcessRecord, start_process
+from tests.conftest import wait_for
 
 # Deadlines are generous: the machine may be a busy 2-core box. Polls return as soon as they can.
 DEADLINE = 30.0
@@ -30,15 +30,6 @@ TERM_IGNORER = (
     "print('up', flush=True)\n"
     "while True: time.sleep(0.05)\n"
 )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    """Poll `condition` until it holds; fail the test naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def log_says(log: Path, text: str) -> Callable[[], bool]:
