@@ -6,7 +6,7 @@
 `create` makes (or finds) them, idempotently, and prints what to export. `check` is the scripts' pre-check
 before Pulumi touches the backend: credentials present, the state bucket there and readable, and the
 stack's secrets provider usable (its KMS key decrypts the stack's data key, or a passphrase is set), each
-failure named with what to set. Pulumi itself says only what its AWS SDK says (see README, Team operations).
+failure named with what to set. Pulumi itself says only what its AWS SDK says (see docs/team-operations.md).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def _kms_problem(err: Exception, doing: str, decrypting: bool) -> str:
     action = "decrypt this stack's data key (its secrets)" if decrypting else "encrypt with it"
     return (f"{doing} cannot {action} ({code}: {message}): the credentials need kms:Decrypt and kms:Encrypt on "
             "that key, which must be enabled and in the region= of the URL; if the key is gone, the stack's "
-            "secrets must be set again under a new provider (README, Team operations)")
+            "secrets must be set again under a new provider (docs/team-operations.md)")
 
 
 def create(bucket: str, region: str | None, endpoint: str | None, kms_alias: str | None,
