@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import typer
-from rich.console import Console
+try:
+    import typer
+    from rich.console import Console
+except ImportError:  # `pip install k2infra` is an app's install: the helpers, without the operator tools
+    sys.exit("k2: this command is part of the operator tools: pip install 'k2infra[operator]'")
 from rich.table import Table
 
 from k2infra.contracts.settings import SettingsError, StackSettings

@@ -13,16 +13,18 @@ export K2_KAFKA_PROVIDER_VERSION=3.13.3   # the version PyPI pulumi-kafka asks f
 export K2_DOCKER_PROVIDER_VERSION=4.11.2  # the version PyPI pulumi-docker asks for (bridged from kreuzwerker's TF provider)
 export K2_KAFKA_VERSION=4.1.1             # Apache Kafka broker (KRaft), jars from Maven Central
 export K2_APICURIO_VERSION=3.3.3          # schema registry with the Confluent API, from Maven Central
+export K2_UV_VERSION=0.13.8               # creates the Python environment from uv.lock (uv itself from PyPI)
 
 _k2_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
 # Keys change when the inputs of a build change, so a stale build is never reused.
-K2_VENV=$K2_CACHE/venv/py$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(_k2_hash "$K2_ROOT/requirements.txt")
+K2_VENV=$K2_CACHE/venv/py$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(_k2_hash "$K2_ROOT/uv.lock" "$K2_ROOT/pyproject.toml")
 K2_PULUMI_BIN=$K2_CACHE/pulumi/v$K2_PULUMI_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-cli/go.* "$K2_ROOT"/toolchain/pulumi-cli/cmd/*/*.go)
-K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go)
-K2_DOCKER_PROVIDER_BIN=$K2_CACHE/pulumi-resource-docker/v$K2_DOCKER_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-docker/go.* "$K2_ROOT"/toolchain/pulumi-resource-docker/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/bridge-metadata.json "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/*.go)
+K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/schema.json)
+K2_DOCKER_PROVIDER_BIN=$K2_CACHE/pulumi-resource-docker/v$K2_DOCKER_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-docker/go.* "$K2_ROOT"/toolchain/pulumi-resource-docker/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/bridge-metadata.json "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/schema.json)
 export K2_KAFKA_LIB=$K2_CACHE/kafka/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/kafka/pom.xml")/lib
 export K2_REGISTRY_DIR=$K2_CACHE/apicurio/$K2_APICURIO_VERSION
+export K2_UV=$K2_CACHE/uv/$K2_UV_VERSION/bin/uv
 export K2_VENV K2_PULUMI_BIN K2_KAFKA_PROVIDER_BIN K2_DOCKER_PROVIDER_BIN
 
 # Pulumi, offline: no update checks, no plugin downloads, state in a local file backend unless the

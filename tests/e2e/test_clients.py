@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import string
 import subprocess
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -336,3 +338,57 @@ def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
+
+
+APP = '''
+import sys, time, uuid
+from k2infra.clients import DataType, get_consumer, get_producer
+
+trade = {"symbol": "BHP", "exchange": "asx", "trade_id": "app-" + uuid.uuid4().hex, "price": 45.5,
+         "quantity": 100.0, "currency": "AUD", "side": "BUY", "event_time": 1767225600000000,
+         "ingest_time": 1767225600000250, "sequence_number": 1, "trade_conditions": []}
+with get_producer(DataType.TRADES) as producer:  # $K2_STACK_OUTPUTS
+    topic = producer.topic("equities", "asx")
+    producer.produce(topic, trade)
+received = []
+with get_consumer("app-" + uuid.uuid4().hex[:8], [topic], auto_offset_reset="earliest") as consumer:
+    deadline = time.monotonic() + float(sys.argv[1])
+    while not any(r.value == trade for r in received) and time.monotonic() < deadline:
+        consumer.process(received.append, timeout=0.5)
+sys.exit(0 if any(r.value == trade and r.key == "BHP" for r in received) else f"not received: {trade}")
+'''
+
+
+def test_an_app_installs_the_helpers_alone_and_round_trips_an_avro_record(deployed, tmp_path):
+    """What an app team does: build the wheel, install it alone in a clean environment (`pip install k2infra`),
+    then produce and consume one Avro record through the helpers on the stack's cluster and registry."""
+    uv = os.environ["K2_UV"]
+    source = tmp_path / "source"  # a copy, so the build leaves nothing in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "k2infra", "docs"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, source / name)
+    subprocess.run([uv, "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    [wheel] = (tmp_path / "dist").glob("k2infra-*.whl")
+    venv = tmp_path / "app-venv"
+    python = str(venv / "bin" / "python")
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True, env=clean)
+    subprocess.run([uv, "pip", "install", "--python", python, str(wheel)], check=True, capture_output=True,
+                   text=True, timeout=300, env=clean)
+
+    installed = json.loads(subprocess.run([uv, "pip", "list", "--python", python, "--format", "json"], env=clean,
+                                          check=True, capture_output=True, text=True).stdout)
+    names = {p["name"].lower() for p in installed}
+    assert {"k2infra", "confluent-kafka", "fastavro", "pydantic"} <= names
+    assert not names & {"pulumi", "pulumi-kafka", "pulumi-docker", "pulumi-policy", "typer", "boto3", "pytest",
+                        "ruff", "mypy", "moto", "matplotlib"}, names
+    app = {**clean, ENV_VAR: str(deployed.outputs_file)}
+    no_pulumi = subprocess.run([python, "-c", "import pulumi"], capture_output=True, text=True, env=app, cwd=tmp_path)
+    assert no_pulumi.returncode != 0 and "No module named 'pulumi'" in no_pulumi.stderr
+    k2 = subprocess.run([str(venv / "bin" / "k2"), "--help"], capture_output=True, text=True, env=app, cwd=tmp_path)
+    assert k2.returncode != 0 and "k2infra[operator]" in k2.stderr  # the operator command says what it needs
+
+    done = subprocess.run([python, "-c", APP, str(DEADLINE)], capture_output=True, text=True, env=app, cwd=tmp_path,
+                          timeout=DEADLINE + 60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -5,7 +5,7 @@ sends (inputs as a protobuf Struct, so numbers arrive as floats, as they do from
 pulumi_policy's own analyzer servicer, and reads back the diagnostics it would return: policy name,
 enforcement level, message and URN. So the tests cover the adapter, the enforcement levels and the
 messages, not only the check functions. The servicer is private to pulumi_policy (pinned in
-requirements.txt); if an upgrade moves it, this file is the one place to change.
+uv.lock); if an upgrade moves it, this file is the one place to change.
 """
 
 from __future__ import annotations

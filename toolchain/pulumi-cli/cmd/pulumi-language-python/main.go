@@ -99,7 +99,7 @@ func (h *host) GetRequiredPackages(context.Context, *pulumirpc.GetRequiredPackag
 	return &pulumirpc.GetRequiredPackagesResponse{}, nil
 }
 
-// Dependencies come from the project's requirements.txt, installed by its bootstrap script.
+// Dependencies come from the project's uv.lock, installed by its bootstrap script.
 func (h *host) InstallDependencies(*pulumirpc.InstallDependenciesRequest, grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]) error {
 	return nil
 }

@@ -1,5 +1,6 @@
-// Command pulumi-resource-docker is the resource plugin. Its schema is generated at build time by
-// cmd/pulumi-tfgen-docker into schema.json (see build_docker_provider in scripts/bootstrap).
+// Command pulumi-resource-docker is the resource plugin. It embeds schema.json, which cmd/pulumi-tfgen-docker
+// generates from the provider's code; the file is committed so that a build compiles this plugin alone.
+// Regenerate it after changing go.mod or provider.go: K2_REGENERATE_SCHEMAS=1 scripts/bootstrap docker.
 package main
 
 import (
