@@ -48,7 +48,8 @@ def connect_timeout(default: float) -> float:
     except ValueError:
         seconds = 0.0
     if not 0 < seconds <= 3600:
-        raise Unreachable(f"${CONNECT_TIMEOUT}={value!r} is not a number of seconds from 0 to 3600: correct or unset it")
+        raise Unreachable(f"${CONNECT_TIMEOUT}={value!r} is not a number of seconds from 0 to 3600: "
+                          "correct or unset it")
     return seconds
 
 
