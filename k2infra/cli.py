@@ -25,8 +25,9 @@ monitor_app = typer.Typer(help="Per-exchange monitoring: a health check or live 
                           "alert rules and Grafana dashboard.")
 app.add_typer(monitor_app, name="monitor")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line longer than the terminal (a path, a message) is never broken with newlines, so it can be copied.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The topology file.")]
 StackOption = Annotated[str | None, typer.Option("--stack", "-s", help="Pulumi stack (dev, prod): "
@@ -355,7 +356,7 @@ def _write(text: str, path: Path | None) -> None:
     except OSError as error:
         err.print(f"k2: cannot write {path}: {error.strerror}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-    err.print(f"wrote {path}", markup=False, highlight=False)
+    err.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)  # a path is never wrapped
 
 
 def _promtool_check(text: str) -> None:

@@ -72,7 +72,7 @@ def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
     sockets: list[socket.socket] = []
     ports: list[int] = []
     avoided = set(avoid)
-    candidates = random.sample(range(span[0], span[1] + 1), span[1] - span[0] + 1) if span else None
+    candidates = None if span is None else random.sample(range(span[0], span[1] + 1), span[1] - span[0] + 1)
     try:
         while len(ports) < count:
             s = socket.socket()
@@ -81,7 +81,7 @@ def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
                 s.bind(("127.0.0.1", 0))
             else:
                 if not candidates:
-                    raise PlatformError(f"${PORT_RANGE}={span[0]}-{span[1]} has fewer than {count} free ports")
+                    raise PlatformError(f"${PORT_RANGE}={os.environ[PORT_RANGE]} has fewer than {count} free ports")
                 try:
                     s.bind(("127.0.0.1", candidates.pop()))
                 except OSError:
