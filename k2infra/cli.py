@@ -366,7 +366,7 @@ def _promtool_check(text: str) -> None:
 
     promtool = shutil.which("promtool")
     if promtool is None:
-        err.print("k2: promtool is not on PATH (scripts/bootstrap installs it)", markup=False)
+        err.print("k2: promtool is not on PATH (scripts/bootstrap test installs it)", markup=False)
         raise typer.Exit(1)
     with tempfile.NamedTemporaryFile("w", suffix=".yml") as file:
         file.write(text)

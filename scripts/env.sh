@@ -44,5 +44,8 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=$PA
 export PATH=$K2_ROOT/bin:$K2_PULUMI_BIN:$K2_VENV/bin:$PATH
 export PYTHONPATH=$K2_ROOT${PYTHONPATH:+:$PYTHONPATH}
 # Bytecode goes under K2_CACHE, never beside the sources: the checkout stays clean, and every Python process (the
-# Pulumi program, the policy pack, each k2 command) loads compiled modules instead of compiling the SDK again.
+# Pulumi program, the policy pack, each k2 command) loads compiled modules instead of compiling the SDK and k2infra
+# again. uv installs no bytecode, so a PYTHONDONTWRITEBYTECODE from the shell (this machine kind sets it) would make
+# every process compile everything: it doubled the test run's CPU time.
 export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-$K2_CACHE/pycache}
+unset PYTHONDONTWRITEBYTECODE

@@ -72,7 +72,7 @@ class Prometheus:
 
     def __init__(self, directory: Path, exporter_port: int, rules: Path):
         if not shutil.which("prometheus"):
-            pytest.fail("prometheus is not on PATH: scripts/bootstrap installs it (apt-get install prometheus)")
+            pytest.fail("prometheus is not on PATH: scripts/bootstrap test installs it (apt-get install prometheus)")
         (self.port,) = free_ports(1)
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)

@@ -26,5 +26,5 @@ def topology_with(tmp_path: Path, monitoring: str = "", environment: str = "dev"
 def promtool() -> str:
     found = shutil.which("promtool")
     if not found:
-        pytest.fail("promtool is not on PATH: scripts/bootstrap installs Prometheus (apt-get install prometheus)")
+        pytest.fail("promtool is not on PATH: scripts/bootstrap test installs Prometheus (apt-get install prometheus)")
     return found

@@ -5,7 +5,7 @@
 #   up (Network, Volume, RemoteImage kept locally, Container with port/volume/envs/healthcheck/wait)
 #   -> the published port answers -> a second up changes nothing -> destroy removes everything.
 #
-# Usage (as root, after scripts/bootstrap): toolchain/pulumi-resource-docker/smoke.sh
+# Usage (as root, after scripts/bootstrap docker): toolchain/pulumi-resource-docker/smoke.sh
 # Needs podman and runc (apt-get install -y podman runc). K2_SMOKE_KEEP=1 keeps the work directory.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
@@ -15,9 +15,9 @@ log() { printf '==> %s\n' "$*"; }
 fail() { printf '!!! smoke failed: %s (work dir %s kept)\n' "$*" "$work" >&2; K2_SMOKE_KEEP=1; exit 1; }
 
 for tool in podman runc pulumi; do
-  command -v "$tool" >/dev/null 2>&1 || fail "'$tool' is missing (podman/runc: apt-get install -y podman runc; pulumi: scripts/bootstrap)"
+  command -v "$tool" >/dev/null 2>&1 || fail "'$tool' is missing (podman/runc: apt-get install -y podman runc; pulumi: scripts/bootstrap docker)"
 done
-[ -x "$K2_DOCKER_PROVIDER_BIN/pulumi-resource-docker" ] || fail "the docker plugin is not built: run scripts/bootstrap"
+[ -x "$K2_DOCKER_PROVIDER_BIN/pulumi-resource-docker" ] || fail "the docker plugin is not built: run scripts/bootstrap docker"
 
 # --- engine ---------------------------------------------------------------------------------------
 # runc: crun refuses this machine kind's hybrid cgroups. Ulimits: podman's defaults exceed the hard
