@@ -30,8 +30,9 @@ from confluent_kafka.admin import (
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.security import create_scram_users, new_password
 from k2infra.model import load_topology
-from k2infra.model.access import App, grant_key
-from k2infra.observe import observe_acls
+from k2infra.model.access import App
+from k2infra.model.access_plan import grant_key
+from k2infra.observed.cluster import observe_acls
 from tests.conftest import ROOT, make_project
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topics_on_cluster
 

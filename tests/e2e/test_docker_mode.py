@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from k2infra.contracts.containers import KAFKA_IMAGE, REGISTRY_IMAGE, EngineNames
-from k2infra.engine import Engine
+from k2infra.local.container_engine import Engine
 from k2infra.local.processes import free_ports
 from tests.conftest import ROOT, make_project
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topics_on_cluster

@@ -10,7 +10,7 @@ import uuid
 from confluent_kafka import Producer
 
 from k2infra.clients import DataType, MarketDataConsumer, get_producer, load_stack_outputs
-from k2infra.model.stack_record import parse_export
+from k2infra.observed.stack_record import parse_export
 from tests.clients.samples import trade
 from tests.conftest import ROOT, without_apps
 from tests.e2e.conftest import subjects_in_registry, topic_configs, topics_on_cluster

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from k2infra.backend.team_backend import KmsKey
 from k2infra.clients import StackOutputsError, load_stack_outputs
 from k2infra.local import PlatformState
-from k2infra.team_backend import KmsKey
 from tests.aws import REGION, MotoServer, aws_env, environ_with, moto_server
 from tests.conftest import ROOT, make_project
 from tests.e2e.conftest import PulumiError, empty_platform, stack_config, topics_on_cluster
@@ -132,7 +132,7 @@ def aws_here(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 def test_state_in_s3_with_kms_secrets_init_preview_up_refresh(team: TeamStack, admin):
-    check = team.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+    check = team.script("team-backend", "check", "--stack", team.name, "--config", str(team.project / "topics.yaml"))
     assert check.returncode == 0
     assert f"ok   state bucket {STATE_BUCKET} is readable" in check.stdout
     assert f"ok   stack {team.name}: KMS key {KEY_ALIAS} decrypts the stack's data key" in check.stdout
@@ -262,7 +262,7 @@ def test_rotating_the_kms_key_reencrypts_every_secret(team: TeamStack):
     assert REGISTRY_PASSWORD not in team.state_object()
     assert team.run("config", "get", "k2:schemaRegistryPassword").stdout.strip() == REGISTRY_PASSWORD
     team.run("preview", "--expect-no-changes")  # the program still gets its secret
-    check = team.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+    check = team.script("team-backend", "check", "--stack", team.name, "--config", str(team.project / "topics.yaml"))
     assert f"KMS key {NEW_KEY_ALIAS} decrypts the stack's data key" in check.stdout
 
 
@@ -298,7 +298,8 @@ def test_credentials_without_kms_decrypt_and_an_app_without_state_access(team: T
         said = denied.stdout + denied.stderr
         assert denied.returncode != 0
         assert "get stack secrets manager" in said and "operation error KMS: Decrypt" in said and "403" in said
-        check = operator.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+        check = operator.script("team-backend", "check", "--stack", team.name, "--config",
+                                str(team.project / "topics.yaml"))
         assert check.returncode == 1
         assert f"ok   state bucket {STATE_BUCKET} is readable" in check.stdout
         key = KmsKey.parse(team.stack_file()["secretsprovider"]).key_id

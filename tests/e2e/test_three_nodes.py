@@ -7,7 +7,7 @@ import json
 from confluent_kafka.admin import AdminClient
 
 from k2infra.local import LocalPlatform
-from k2infra.model.stack_record import parse_export
+from k2infra.observed.stack_record import parse_export
 from tests.conftest import ROOT
 from tests.e2e.conftest import topic_configs, topics_on_cluster
 
