@@ -31,7 +31,7 @@ def _connect(client: Any, servers: str, reported: ReportedErrors, timeout: float
         return not reported.decisive()
 
     return retrying(lambda: client.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic()))),
-                    deadline_seconds=timeout, retry_if=undecided, sleep=client.poll,
+                    deadline_seconds=timeout, retry_if=undecided, sleep=lambda seconds: client.poll(seconds),
                     give_up=lambda err, _error: kafka_failure(servers, err, reported.errors))
 
 

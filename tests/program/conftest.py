@@ -5,6 +5,7 @@ The autouse fixture resets Pulumi's runtime between tests so each runs a fresh p
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 from collections.abc import Iterator
@@ -57,6 +58,13 @@ class ProgramRun:
 @pytest.fixture(autouse=True)
 def fresh_pulumi_runtime() -> Iterator[None]:
     settings.ROOT.set(None)
+    # The SDK runs on the thread's event loop; a test before this one may have ended it (asyncio.run does).
+    try:
+        ended = asyncio.get_event_loop_policy().get_event_loop().is_closed()
+    except RuntimeError:
+        ended = True
+    if ended:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     yield
     settings.ROOT.set(None)
 
