@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from k2infra.local import LocalPlatform, PlatformState
-from tests.conftest import make_project
+from tests.conftest import make_project, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -135,10 +135,42 @@ def empty_platform(admin, registry, registry_url: str, deadline_seconds: float =
             registry.delete_subject(subject, permanent=False)
     for subject in deleted_subjects(registry_url):
         registry.delete_subject(subject, permanent=True)
-    deadline = time.monotonic() + deadline_seconds
-    while topics_on_cluster(admin) and time.monotonic() < deadline:  # deletion completes asynchronously
-        time.sleep(0.2)
+    # Deletion completes asynchronously.
+    wait_for(lambda: not topics_on_cluster(admin), "market.* topics deleted", deadline_seconds, every=0.2, fail=False)
     assert topics_on_cluster(admin) == {}, "market.* topics still being deleted"
+
+
+def consume_and_commit(bootstrap: str, topic: str, group: str, count: int, timeout: float) -> None:
+    """Read exactly `count` records of `topic` as `group` (within `timeout` seconds), then commit them."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen = [0]
+
+    def read_all() -> bool:
+        if seen[0] < count:
+            seen[0] += sum(1 for m in consumer.consume(num_messages=1000, timeout=0.5) if not m.error())
+        return seen[0] >= count
+
+    wait_for(read_all, f"{count} records of {topic}", timeout, every=0, fail=False)
+    consumer.commit(asynchronous=False)
+    consumer.close()
+    assert seen[0] == count
+
+
+def first_message(consumer, timeout: float, accept=lambda message: True):
+    """The first record `consumer.poll` returns that `accept` takes, within `timeout` seconds; else the last
+    one polled (None if none came), for the caller's assertion to name."""
+    polled: list[Any] = [None]
+
+    def accepted() -> bool:
+        polled[0] = consumer.poll(0.5)
+        return polled[0] is not None and accept(polled[0])
+
+    wait_for(accepted, "a record", timeout, every=0, fail=False)
+    return polled[0]
 
 
 def deleted_subjects(registry_url: str) -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
-from tests.conftest import ROOT, without_apps
+from tests.conftest import ROOT, wait_for, without_apps
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topic_configs, topics_on_cluster
 
 SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
@@ -28,16 +27,20 @@ def consume_all(bootstrap: str, topic: str, group: str, expected: int, commit: b
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
                          "enable.auto.commit": False})
     consumer.subscribe([topic])
-    seen = 0
-    deadline = time.monotonic() + 30  # bounded: a missing message fails the count, not the run
-    try:
-        while seen < expected and time.monotonic() < deadline:
-            seen += sum(1 for m in consumer.consume(num_messages=expected, timeout=0.5) if not m.error())
+    seen = [0]
+
+    def all_read() -> bool:
+        if seen[0] < expected:
+            seen[0] += sum(1 for m in consumer.consume(num_messages=expected, timeout=0.5) if not m.error())
+        return seen[0] >= expected
+
+    try:  # bounded: a missing message fails the count, not the run
+        wait_for(all_read, f"{expected} records of {topic}", 30, every=0, fail=False)
         if commit:
             consumer.commit(asynchronous=False)
     finally:
         consumer.close()
-    return seen
+    return seen[0]
 
 
 def committed_total(bootstrap: str, topic: str, group: str, partitions: int) -> int:

@@ -25,7 +25,7 @@ from k2infra.backend.team_backend import KmsKey
 from k2infra.clients import StackOutputsError, load_stack_outputs
 from k2infra.local import PlatformState
 from tests.aws import REGION, MotoServer, aws_env, environ_with, moto_server
-from tests.conftest import ROOT, make_project
+from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiError, empty_platform, stack_config, topics_on_cluster
 
 STATE_BUCKET = "k2-team-a-state"
@@ -216,11 +216,14 @@ def test_a_second_operators_up_is_refused_by_the_lock_and_the_state_stays_intact
                              cwd=team.project, env=team.env(K2_E2E_GATE=str(gate)), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not team.lock_keys():  # the first operator's update holds the stack's lock
+        def locked() -> bool:  # the first operator's update holds the stack's lock
+            if team.lock_keys():
+                return True
             assert first.poll() is None, first.communicate()[0]
-            assert time.monotonic() < deadline, "the first up never took the lock"
-            time.sleep(0.1)
+            return False
+
+        assert wait_for(locked, "the first up to take the lock", 120, every=0.1, fail=False), \
+            "the first up never took the lock"
         second = team.up(check=False)
         refused = second.stdout + second.stderr
         assert second.returncode != 0
