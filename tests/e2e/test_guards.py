@@ -9,8 +9,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
-from tests.conftest import ROOT, wait_for, without_apps
-from tests.e2e.conftest import PulumiStack, subjects_in_registry, topic_configs, topics_on_cluster
+from tests.conftest import ROOT, without_apps
+from tests.e2e.conftest import PulumiStack, consume_count, subjects_in_registry, topic_configs, topics_on_cluster
 
 SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
 BINANCE_TRADES = "market.crypto.trades.binance"
@@ -24,23 +24,7 @@ def produce(bootstrap: str, topic: str, count: int) -> None:
 
 
 def consume_all(bootstrap: str, topic: str, group: str, expected: int, commit: bool = False) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    seen = [0]
-
-    def all_read() -> bool:
-        if seen[0] < expected:
-            seen[0] += sum(1 for m in consumer.consume(num_messages=expected, timeout=0.5) if not m.error())
-        return seen[0] >= expected
-
-    try:  # bounded: a missing message fails the count, not the run
-        wait_for(all_read, f"{expected} records of {topic}", 30, every=0, fail=False)
-        if commit:
-            consumer.commit(asynchronous=False)
-    finally:
-        consumer.close()
-    return seen[0]
+    return consume_count(bootstrap, topic, group, expected, 30, batch=expected, commit=commit)
 
 
 def committed_total(bootstrap: str, topic: str, group: str, partitions: int) -> int:

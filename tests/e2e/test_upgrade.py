@@ -24,7 +24,15 @@ import pytest
 
 from tests.aws import REGION, MotoServer, aws_env, environ_with, moto_server
 from tests.conftest import ROOT, make_project
-from tests.e2e.conftest import PulumiStack, empty_platform, stack_config, subjects_in_registry, topics_on_cluster
+from tests.e2e.conftest import (
+    DESIGN_SUBJECTS,
+    DESIGN_TOPICS,
+    PulumiStack,
+    empty_platform,
+    stack_config,
+    subjects_in_registry,
+    topics_on_cluster,
+)
 
 PREVIOUS_RELEASE = "9f07e56"
 PROGRAM = ["k2infra", "__main__.py", "Pulumi.yaml", "schemas", "topics.yaml"]
@@ -32,16 +40,6 @@ DYNAMIC = "pulumi-python:dynamic:Resource"
 STACK = "upgrade"
 OUTPUTS_BUCKET = "k2-upgrade-outputs"
 OUTPUTS_KEY = f"{STACK}.json"
-DESIGN_TOPICS = {
-    "market.equities.trades.asx": 30,
-    "market.equities.quotes.asx": 30,
-    "market.equities.reference_data.asx": 1,
-    "market.crypto.trades.binance": 40,
-    "market.crypto.quotes.binance": 40,
-    "market.crypto.reference_data.binance": 1,
-}
-DESIGN_SUBJECTS = sorted(f"market.{ac}.{dt}-value" for ac in ("equities", "crypto")
-                         for dt in ("trades", "quotes", "reference_data"))
 
 
 @dataclass
