@@ -90,8 +90,3 @@ def cannot_use_cluster(command: str, error: Exception) -> NoReturn:
     fail(message)
 
 
-def project_name(config: Path) -> str:
-    from ruamel.yaml import YAML
-
-    project = YAML(typ="safe").load((config.parent / "Pulumi.yaml").read_text())
-    return str(project["name"])

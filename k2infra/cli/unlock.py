@@ -6,7 +6,8 @@ import os
 
 import typer
 
-from k2infra.cli.common import TOPICS, ConfigOption, StackRequired, err, fail, out, project_name
+from k2infra.cli.common import TOPICS, ConfigOption, StackRequired, err, fail, out
+from k2infra.contracts.settings import project_name
 
 
 def unlock(stack: StackRequired, config: ConfigOption = TOPICS) -> None:
@@ -22,7 +23,7 @@ def unlock(stack: StackRequired, config: ConfigOption = TOPICS) -> None:
         backend = backend_directory(url)
     except ValueError as error:
         fail(f"k2 unlock: {error}", soft_wrap=False)
-    removed, kept = remove_stale(stack_locks(backend, project_name(config), stack))
+    removed, kept = remove_stale(stack_locks(backend, project_name(config.parent), stack))
     for lock in removed:
         out.print(f"removed stale lock {lock.describe()}: that process has ended", highlight=False)
     for lock in kept:

@@ -204,6 +204,11 @@ class StackConfigFiles:
         return found[-1].value if found else default
 
 
+def project_name(project_dir: Path) -> str:
+    """The project's name, from its Pulumi.yaml (`name:`)."""
+    return str(_yaml(project_dir / "Pulumi.yaml")["name"])
+
+
 def _entries(file: Path, document: Mapping[str, Any], project_style: bool = False) -> Iterator[ConfigEntry]:
     config = document.get("config") or {}
     if not isinstance(config, Mapping):
