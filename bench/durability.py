@@ -11,7 +11,7 @@ both topics back and every acknowledged record is looked up: present, once, in p
 stall at failover is the longest time without any acknowledgement after the kill, and the failover the time
 until a partition the killed broker led acknowledged a record sent after the kill (its new leader's first).
 
-Writes bench/results/durability.json and a section of bench/RESULTS.md. tests/e2e/test_durability.py runs the same
+Writes bench/results/durability.json and a section of bench/RESULTS.md. tests/e2e/test_three_nodes.py runs the same
 drill, smaller, and asserts that no acknowledged trade is lost, duplicated or out of order.
 """
 

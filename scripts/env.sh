@@ -43,4 +43,6 @@ export PULUMI_SKIP_CHECKPOINTS=${PULUMI_SKIP_CHECKPOINTS:-true}
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=$PATH:/usr/local/go/bin; fi
 export PATH=$K2_ROOT/bin:$K2_PULUMI_BIN:$K2_VENV/bin:$PATH
 export PYTHONPATH=$K2_ROOT${PYTHONPATH:+:$PYTHONPATH}
-export PYTHONDONTWRITEBYTECODE=1
+# Bytecode goes under K2_CACHE, never beside the sources: the checkout stays clean, and every Python process (the
+# Pulumi program, the policy pack, each k2 command) loads compiled modules instead of compiling the SDK again.
+export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-$K2_CACHE/pycache}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -15,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 E2E = ROOT / "tests" / "e2e"
 T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (scripts/test runs two workers), each worker picks free ports from a range of its own,
+    below the ephemeral range: two workers never hand the same port to two servers (k2infra.local.processes)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    if worker.startswith("gw") and worker[2:].isdigit():
+        low = 20000 + 2000 * (int(worker[2:]) % 6)  # up to 31999: the ephemeral range starts at 32768
+        os.environ.setdefault("K2_PORT_RANGE", f"{low}-{low + 1999}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

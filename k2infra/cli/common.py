@@ -14,7 +14,8 @@ from k2infra.contracts.kafka_client import kafka_client_settings
 from k2infra.contracts.settings import SettingsError, StackSettings
 from k2infra.model import Topology, TopologyError, load_topology, read_spec
 
-# Markup off once, for every print: names, paths and messages are printed as they are, brackets included.
+# Set once, for every print: markup off (names, paths and messages print as they are, brackets included) and
+# soft_wrap (a line longer than the terminal, a path or a message, is never broken with newlines, so it can be copied).
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
 
@@ -33,15 +34,15 @@ TOPICS = Path("topics.yaml")
 LOCAL_CLUSTER = {"bootstrapServers": "127.0.0.1:9092", "schemaRegistryUrl": "http://127.0.0.1:8081/apis/ccompat/v7"}
 
 
-def fail(message: str, code: int = 1, *, soft_wrap: bool = True) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     """The one error path: say what went wrong on stderr, then end the command with `code`."""
-    err.print(message, highlight=False, soft_wrap=soft_wrap)
+    err.print(message, highlight=False)
     raise typer.Exit(code)
 
 
 def print_lines(lines: list[str]) -> None:
     for line in lines:
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(line, highlight=False)
 
 
 def stack_settings(stack: str, config: Path) -> StackSettings:
@@ -84,7 +85,7 @@ def cannot_use_cluster(command: str, error: Exception) -> NoReturn:
 
     message = f"{command}: {error}"
     if isinstance(error, AuthenticationFailed):
-        err.print(message, highlight=False, soft_wrap=True)
+        err.print(message, highlight=False)
         message = (f"{command} takes the SASL mechanism from the stack's k2:saslMechanism, and the username and "
                    "password from K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD (it cannot decrypt the stack's secrets)")
     fail(message)

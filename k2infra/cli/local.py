@@ -36,7 +36,7 @@ def local_up(nodes: Annotated[int, typer.Option(help="Kafka nodes: 1, or 3 for r
     except PlatformError as error:
         fail(f"k2 local up failed: {error}")
     out.print(f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}"
-              + _security_lines(state), soft_wrap=True)
+              + _security_lines(state))
 
 
 def _security_lines(state) -> str:
@@ -72,4 +72,4 @@ def local_status(directory: DirOption = None) -> None:
         raise typer.Exit(3)
     out.print(f"local platform: running, {state.nodes} Kafka node(s)\n"
               f"bootstrap servers:   {state.bootstrap_servers}\nschema registry URL: {state.schema_registry_url}"
-              + _security_lines(state), soft_wrap=True)
+              + _security_lines(state))

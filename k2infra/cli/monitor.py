@@ -129,7 +129,7 @@ def monitor_exporter(
         fail(f"k2 monitor exporter: {error}")
     out.print(f"k2 monitor exporter: serving http://{address}:{port}/metrics for {len(target.topics)} topics and "
               f"{len(target.subjects)} subjects ({target.outputs.source}); Kafka {target.outputs.bootstrap_servers}, "
-              f"registry {url}", highlight=False, soft_wrap=True)
+              f"registry {url}", highlight=False)
     list(collector.collect())  # a first look, so that an unreachable cluster or registry is said at once
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -168,7 +168,7 @@ def _write(text: str, path: Path | None) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        fail(f"k2: cannot write {path}: {error.strerror}", soft_wrap=False)
+        fail(f"k2: cannot write {path}: {error.strerror}")
     err.print(f"wrote {path}", highlight=False)
 
 
@@ -179,14 +179,14 @@ def _promtool_check(text: str) -> None:
 
     promtool = shutil.which("promtool")
     if promtool is None:
-        fail("k2: promtool is not on PATH (scripts/bootstrap installs it)", soft_wrap=False)
+        fail("k2: promtool is not on PATH (scripts/bootstrap installs it)")
     with tempfile.NamedTemporaryFile("w", suffix=".yml") as file:
         file.write(text)
         file.flush()
         done = subprocess.run([promtool, "check", "rules", file.name], capture_output=True, text=True)
     said = (done.stdout + done.stderr).strip()
     if done.returncode:
-        fail(said, soft_wrap=False)
+        fail(said)
     out.print(said, highlight=False)
 
 
@@ -197,6 +197,6 @@ def _print_health(report: list) -> None:
             lag = ", ".join(f"{g}: {n}" for g, n in t.lag.items()) or "no group given"
             balance = "n/a" if t.imbalance is None else f"{t.imbalance:+.0%} busiest vs mean"
             out.print(f"  {t.topic}: {t.messages_per_second} msgs/s, lag {lag}, {t.partitions} partitions "
-                      f"({balance}) {t.status}", highlight=False, soft_wrap=True)
+                      f"({balance}) {t.status}", highlight=False)
             for alert in t.alerts:
-                out.print(f"    ! {alert}", highlight=False, soft_wrap=True)
+                out.print(f"    ! {alert}", highlight=False)

@@ -86,7 +86,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
         out.print_json(json.dumps(summary))
     else:
         for line in plan_lines(summary, conf["bootstrap.servers"]):
-            out.print(line, highlight=False, soft_wrap=True)
+            out.print(line, highlight=False)
     if result.refusing:
         raise typer.Exit(2)
 

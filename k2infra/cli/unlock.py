@@ -22,7 +22,7 @@ def unlock(stack: StackRequired, config: ConfigOption = TOPICS) -> None:
     try:
         backend = backend_directory(url)
     except ValueError as error:
-        fail(f"k2 unlock: {error}", soft_wrap=False)
+        fail(f"k2 unlock: {error}")
     removed, kept = remove_stale(stack_locks(backend, project_name(config.parent), stack))
     for lock in removed:
         out.print(f"removed stale lock {lock.describe()}: that process has ended", highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import random
 import re
 import shutil
 import signal
@@ -60,22 +61,51 @@ def find_java(minimum: int) -> str:
     raise PlatformError(f"needs Java {minimum}+; found {found}. Install a JDK {minimum}+ or set JAVA_HOME.")
 
 
+PORT_RANGE = "K2_PORT_RANGE"  # LOW-HIGH: where free_ports picks (each test worker has its own range)
+
+
 def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
-    """`count` distinct free TCP ports on 127.0.0.1, none of them in `avoid`."""
+    """`count` distinct free TCP ports on 127.0.0.1, none of them in `avoid`: from $K2_PORT_RANGE if set (outside
+    the ephemeral range, so neither another picker with its own range nor an outgoing connection takes them
+    before the server binds), else any the OS offers."""
+    span = _port_range()
     sockets: list[socket.socket] = []
     ports: list[int] = []
     avoided = set(avoid)
+    candidates = None if span is None else random.sample(range(span[0], span[1] + 1), span[1] - span[0] + 1)
     try:
         while len(ports) < count:
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)  # kept bound until the end, so the OS cannot hand out the same port twice
+            sockets.append(s)  # kept bound until the end, so the same port is never handed out twice
+            if candidates is None:
+                s.bind(("127.0.0.1", 0))
+            else:
+                if not candidates:
+                    raise PlatformError(f"${PORT_RANGE}={os.environ[PORT_RANGE]} has fewer than {count} free ports")
+                try:
+                    s.bind(("127.0.0.1", candidates.pop()))
+                except OSError:
+                    continue
             if s.getsockname()[1] not in avoided:
                 ports.append(s.getsockname()[1])
     finally:
         for s in sockets:
             s.close()
     return ports
+
+
+def _port_range() -> tuple[int, int] | None:
+    value = os.environ.get(PORT_RANGE, "").strip()
+    if not value:
+        return None
+    low, _, high = value.partition("-")
+    try:
+        span = int(low), int(high)
+    except ValueError:
+        span = (0, -1)
+    if not 1024 <= span[0] <= span[1] <= 65535:
+        raise PlatformError(f"${PORT_RANGE}={value!r}: give LOW-HIGH, two ports from 1024 to 65535, e.g. 20000-23999")
+    return span
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -6,6 +6,7 @@ its subclasses, naming the address and what to do.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,18 +21,38 @@ __all__ = ["Unreachable", "committed_offsets", "end_offsets", "observe_acls", "o
            "registered_versions"]
 
 
+CONNECT_TIMEOUT = "K2_CONNECT_TIMEOUT"
+
+
+def connect_timeout(default: float) -> float:
+    """How long a cluster that does not answer is asked again before it counts as unreachable: $K2_CONNECT_TIMEOUT
+    seconds if set (a slow network; the tests of unreachable clusters, which need not wait 15 s), else `default`."""
+    value = os.environ.get(CONNECT_TIMEOUT, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise Unreachable(f"${CONNECT_TIMEOUT}={value!r} is not a number of seconds from 0 to 3600: "
+                          "correct or unset it")
+    return seconds
+
+
 # What to do, per failure; the messages use the stack config keys (the k2 CLI adds its own hints).
 def _connect(client: Any, servers: str, reported: ReportedErrors, timeout: float) -> Any:
-    """The cluster's metadata, asked for until `timeout`; a refused login or TLS handshake ends the
-    wait at once (librdkafka would keep retrying it silently)."""
-    deadline = time.monotonic() + timeout
+    """The cluster's metadata, asked for until `timeout` (or $K2_CONNECT_TIMEOUT); a refused login or TLS
+    handshake ends the wait at once (librdkafka would keep retrying it silently)."""
+    seconds = connect_timeout(timeout)
+    deadline = time.monotonic() + seconds
 
     def undecided(_error: Any) -> bool:
         client.poll(0)  # serves error_cb
         return not reported.decisive()
 
     return retrying(lambda: client.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic()))),
-                    deadline_seconds=timeout, retry_if=undecided, sleep=lambda seconds: client.poll(seconds),
+                    deadline_seconds=seconds, retry_if=undecided, sleep=lambda wait: client.poll(wait),
                     give_up=lambda err, _error: kafka_failure(servers, err, reported.errors))
 
 

@@ -11,6 +11,7 @@ import datetime
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,6 +230,22 @@ def test_kafka_on_a_closed_port_is_unreachable_from_every_call():
         assert type(caught.value) is Unreachable
         assert str(caught.value).startswith(f"cannot reach Kafka at {servers} (Connect to ipv4#{servers} failed: "
                                             "Connection refused)")
+
+
+def test_k2_connect_timeout_bounds_the_wait_for_a_cluster_that_does_not_answer(monkeypatch):
+    servers = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("K2_CONNECT_TIMEOUT", "0.5")
+    started = time.monotonic()
+    with pytest.raises(Unreachable, match=f"cannot reach Kafka at {servers}"):
+        observe_topics(librdkafka_settings(servers), timeout=60)
+    assert time.monotonic() - started < 30  # bounded by the variable, not the caller's 60 s (a bound, not a timing)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "1e9", "nan"])
+def test_a_k2_connect_timeout_that_is_not_seconds_is_named(monkeypatch, value):
+    monkeypatch.setenv("K2_CONNECT_TIMEOUT", value)
+    with pytest.raises(Unreachable, match=r"\$K2_CONNECT_TIMEOUT='.*' is not a number of seconds"):
+        observe_topics(librdkafka_settings("127.0.0.1:9"), timeout=60)
 
 
 def test_a_ca_cert_that_is_not_pem_is_tls_failed_at_once():
