@@ -5,24 +5,15 @@ Only wiring: stack config in, safety checks, components declared from the pure m
 
 import pulumi
 
-from k2infra.components import (
-    AppAccess,
-    DockerPlatform,
-    ExchangeTopics,
-    SchemaSubjects,
-    StackConfig,
-    check_changes,
-    export_stack_outputs,
-    kafka_provider,
-    topic_records,
-    tune_sdk,
-)
-from k2infra.components.published_outputs import PublishedOutputs
+from k2infra.components import AppAccess, DockerPlatform, ExchangeTopics, SchemaSubjects, topic_records
 from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
+from k2infra.program import StackConfig, check_changes, export_stack_outputs, tune_sdk
+from k2infra.providers.kafka import kafka_provider
+from k2infra.providers.published_outputs import PublishedOutputs
 
-tune_sdk()  # SDK costs that grow with the number of topics (k2infra/components/sdk_tuning.py)
+tune_sdk()  # SDK costs that grow with the number of topics (k2infra/program/sdk_tuning.py)
 config = StackConfig.load()
 settings = config.settings
 try:

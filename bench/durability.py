@@ -45,7 +45,7 @@ from k2infra.clients import DataType, MarketRecord, StackOutputs, get_consumer, 
 from k2infra.clients.partitioner import partition_for
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.model import load_topology
-from k2infra.observe import end_offsets
+from k2infra.observed.cluster import end_offsets
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent

@@ -7,7 +7,7 @@ memory and CPU time of each process: the engine (`pulumi`), the Python program, 
 
 Two modes, so before and after are measured on the same machine in the same run:
 - `tuned`: the project as shipped (scripts/env.sh: only the final state is written; the program's SDK
-  tuning, k2infra/components/sdk_tuning.py);
+  tuning, k2infra/program/sdk_tuning.py);
 - `baseline`: Pulumi's per-step checkpoints and the SDK as shipped (PULUMI_SKIP_CHECKPOINTS=false,
   K2_PULUMI_SDK_TUNING=off). Its first up is quadratic: keep its sizes small.
 

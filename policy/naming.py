@@ -11,7 +11,7 @@ from policy.context import Deployment
 from policy.resources import SubjectResource, TopicResource, violation
 
 
-def topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
+def check_topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     if topic.asset_class is None:
         yield violation(topic.name, f"the name does not follow {TOPIC_PATTERN} with lower-case codes",
                         "declare the exchange in topics.yaml and let the program name its topics"
@@ -20,7 +20,7 @@ def topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
     yield from _unknown_codes(topic.name, deployment, topic.asset_class, topic.data_type, topic.exchange)
 
 
-def subject_name(subject: SubjectResource, deployment: Deployment) -> Iterator[str]:
+def check_subject_name(subject: SubjectResource, deployment: Deployment) -> Iterator[str]:
     parts = SUBJECT_NAME.match(subject.subject)
     if parts is None:
         yield violation(subject.subject or "(unnamed subject)",

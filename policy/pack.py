@@ -48,7 +48,7 @@ class StackRule:
 
 RULES: tuple[Rule | StackRule, ...] = (
     Rule("topic-name", "Topics are named market.{asset_class}.{data_type}.{exchange} with codes from "
-         "topics.yaml.", MANDATORY, "topic", naming.topic_name),
+         "topics.yaml.", MANDATORY, "topic", naming.check_topic_name),
     Rule("reference-data-compacted", "Reference data topics are compacted.",
          MANDATORY, "topic", topic_config.reference_data_compacted),
     Rule("market-events-retention", "Trades and quotes topics state a bounded retention.",
@@ -70,7 +70,7 @@ RULES: tuple[Rule | StackRule, ...] = (
     StackRule("prod-no-plaintext-secrets", "Production credentials are secrets, never plain text in config "
               "or outputs.", MANDATORY, credentials.plaintext_secrets),
     Rule("subject-name", "Subjects are named market.{asset_class}.{data_type}-value with codes from "
-         "topics.yaml.", MANDATORY, "subject", naming.subject_name),
+         "topics.yaml.", MANDATORY, "subject", naming.check_subject_name),
     Rule("subject-backward-compatible", "Subjects are BACKWARD compatible or stricter.",
          MANDATORY, "subject", compatibility.backward_compatible),
     Rule("symbols-per-partition", "At most 100 symbols per partition where topics.yaml states the symbols.",

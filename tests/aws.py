@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from k2infra.local.processes import free_ports
-from tests.conftest import stop
+from tests.conftest import stop, wait_for
 
 REGION = "us-east-1"
 # Every variable through which an AWS SDK could find other credentials, another endpoint or the network.
@@ -106,19 +105,16 @@ def moto_server(directory: Path, deadline_seconds: float = 60) -> Iterator[MotoS
         process = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
                                    stderr=subprocess.STDOUT, env=environ_with({}))
     server = MotoServer(process, port, log)
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        with urllib.request.urlopen(f"{server.endpoint}/moto-api/data.json", timeout=2):
+            return True
+
     try:
-        deadline = time.monotonic() + deadline_seconds
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"moto_server exited ({process.returncode}): {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{server.endpoint}/moto-api/data.json", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not answer on port {port}: {log.read_text()[-2000:]}") \
-                        from None
-                time.sleep(0.1)
+        if not wait_for(answers, f"moto_server on port {port}", deadline_seconds, every=0.1, ignoring=(OSError,),
+                        fail=False):
+            raise RuntimeError(f"moto_server did not answer on port {port}: {log.read_text()[-2000:]}")
         yield server
     finally:
         stop(process)

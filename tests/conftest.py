@@ -8,13 +8,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 E2E = ROOT / "tests" / "e2e"
+T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,10 +75,28 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0, every: float = 0.02) -> None:
-    """Poll `condition` until it holds; fail the test naming `what` after `timeout` seconds."""
+def wait_for(condition: Callable[[], T], what: str, timeout: float = 30.0, every: float = 0.02, *,
+             ignoring: tuple[type[BaseException], ...] = (), fail: bool = True) -> T:
+    """The one polling helper of the tests: call `condition` until it returns something truthy, and return that.
+
+    After `timeout` seconds the test fails naming `what` (and the last error `ignoring` let pass); with
+    fail=False the last (falsy) result is returned instead, so that the caller's own assertion says what is
+    missing. `ignoring`: exceptions that mean "not yet" (a server still starting). `every`: seconds between
+    calls (0 when the condition itself waits, as a consumer's poll does).
+    """
     deadline = time.monotonic() + timeout
-    while not condition():
+    last_error: BaseException | None = None
+    while True:
+        result: Any
+        try:
+            result = condition()
+        except ignoring as err:
+            result, last_error = None, err
+        if result:
+            return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            if fail:
+                pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}"
+                            + (f" (last error: {last_error})" if last_error else ""))
+            return result
         time.sleep(every)

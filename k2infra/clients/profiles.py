@@ -14,8 +14,8 @@ from types import MappingProxyType
 from typing import Any
 
 from k2infra.clients.errors import StackOutputsError
+from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.contracts.outputs import StackOutputs
-from k2infra.contracts.settings import librdkafka_mechanism
 
 # Java's default partitioner for keyed records (murmur2); librdkafka's default (CRC32) places keys
 # elsewhere, so Streams/Flink jobs and Python producers would disagree on a symbol's partition.
@@ -94,17 +94,14 @@ def kafka_config(outputs: StackOutputs, credentials: Credentials | None = None) 
     """bootstrap.servers and security settings for the stack's cluster."""
     servers, _ = outputs.require_cluster()
     creds = credentials or Credentials.from_env()
-    config: dict[str, Any] = {"bootstrap.servers": servers, "security.protocol": outputs.security_protocol}
-    if outputs.security_protocol.startswith("SASL"):
+    protocol, mechanism = outputs.security_protocol, None
+    if protocol.startswith("SASL"):
         if not (creds.kafka_username and creds.kafka_password):
-            raise StackOutputsError(f"{outputs.source}: the cluster uses {outputs.security_protocol}: set "
+            raise StackOutputsError(f"{outputs.source}: the cluster uses {protocol}: set "
                                     "K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD (or pass credentials=...)")
         mechanism = outputs.sasl_mechanism or "plain"
-        config.update({"sasl.mechanism": librdkafka_mechanism(mechanism),
-                       "sasl.username": creds.kafka_username, "sasl.password": creds.kafka_password})
-    if creds.ca_location and "SSL" in outputs.security_protocol:
-        config["ssl.ca.location"] = creds.ca_location
-    return config
+    return librdkafka_settings(servers, protocol, mechanism, creds.kafka_username, creds.kafka_password,
+                               ca_location=creds.ca_location if "SSL" in protocol else None)
 
 
 def registry_config(outputs: StackOutputs, credentials: Credentials | None = None) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Where an app finds its stack outputs: JSON, a file or S3 object named by K2_STACK_OUTPUTS, a live stack, or
 topics.yaml.
 
-Reading a live stack uses Pulumi's Automation API, imported only then: apps that are given the
-JSON (the usual case in production) need neither the pulumi package nor the CLI. An S3 object (what a
+Reading a live stack asks the `pulumi` CLI (k2infra.backend.stack_state, the one reader of a stack's state): apps
+that are given the JSON (the usual case in production) need neither the pulumi package nor the CLI. An S3 object (what a
 stack with k2:publishOutputs writes after each `pulumi up`) is read with boto3, imported only then, with
 the app's own AWS credentials: never the state backend's.
 """
@@ -23,26 +23,25 @@ TOPOLOGY_FILE = "topics.yaml"
 
 @dataclass(frozen=True)
 class LiveStack:
-    """A deployed stack, read through the Automation API (needs the pulumi package and CLI)."""
+    """A deployed stack, read through the `pulumi` CLI (`pulumi stack output --json`)."""
 
     name: str
     work_dir: str | os.PathLike[str] = "."
     env: Mapping[str, str] | None = None  # e.g. PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE
 
     def load(self) -> StackOutputs:
+        from k2infra.backend.stack_state import StackStateError, read_outputs
+
         where = f"pulumi stack {self.name!r} in {self.work_dir}"
         try:
-            from pulumi import automation
-        except ImportError:
-            raise StackOutputsError(f"{where}: reading a live stack needs the pulumi package and CLI; "
-                                    f"or give the JSON of `pulumi stack output --json` ({ENV_VAR})") from None
-        try:
-            workspace = automation.LocalWorkspace(work_dir=str(self.work_dir), env_vars=dict(self.env or {}))
-            values = workspace.stack_outputs(self.name)
-        except Exception as err:  # CLI missing, unknown stack, backend unreachable: all end here
-            detail = str(err).split("stderr:", 1)[-1].strip()  # CommandError: "code: 255 stdout: … stderr: …"
+            values = read_outputs(self.name, cwd=self.work_dir, env=self.env, timeout=600)
+        except StackStateError as err:  # CLI missing, unknown stack, backend unreachable: all end here
+            if err.kind == "no-cli":
+                raise StackOutputsError(f"{where}: reading a live stack needs the pulumi CLI; or give the JSON "
+                                        f"of `pulumi stack output --json` ({ENV_VAR})") from None
+            detail = (err.stderr or str(err)).strip()
             raise StackOutputsError(f"{where}: cannot read its outputs: {detail[:500]}") from err
-        return StackOutputs.parse({key: out.value for key, out in values.items()}, where)
+        return StackOutputs.parse(values, where)
 
 
 Source = StackOutputs | LiveStack | Mapping | str | os.PathLike | None
@@ -101,7 +100,7 @@ def _from_file(path: Path, where: str) -> StackOutputs:
 
 def _from_s3(url: str, where: str, setting: str, prefix: str = "") -> StackOutputs:
     """`where` (with {url}) prefixes problems with the content; a failure to read says which object itself."""
-    from k2infra.aws_access import AwsAccessError, S3Location
+    from k2infra.backend.aws_access import AwsAccessError, S3Location
 
     try:
         location = S3Location.parse(url)

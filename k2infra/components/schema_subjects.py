@@ -7,10 +7,10 @@ from typing import Any
 
 import pulumi
 
-from k2infra.components.schema_subject import SchemaSubject
 from k2infra.contracts.naming import SCHEMA_SUBJECTS_TYPE
 from k2infra.contracts.outputs import SubjectInfo
 from k2infra.model import Subject
+from k2infra.providers.schema_subject import SchemaSubject
 
 
 class SchemaSubjects(pulumi.ComponentResource):

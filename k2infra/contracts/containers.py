@@ -1,7 +1,7 @@
 """Docker mode's contract with K2's images (toolchain/images, built by scripts/container-engine): their names, the
 environment their entrypoints read, where they keep their data, how they answer a health check; and the names
 of the engine objects a stack owns. Pure values: the component (k2infra.components.docker_platform) and the
-engine checks (k2infra.engine) read them.
+engine checks (k2infra.local.container_engine) read them.
 
 Data rule, as the local platform's: Kafka's log directory and the registry's H2 database live in two named
 volumes that stay with the containers across restarts (of a container or of the engine) and are removed

@@ -147,12 +147,12 @@ class _Values:
 
     def location(self, key: str) -> str | None:
         """An S3 location (s3://bucket/key?region=...), checked for its form."""
-        from k2infra.aws_access import S3Location
+        from k2infra.contracts.locations import S3Url
 
         value = self.text(key)
         if value is not None:
             try:
-                S3Location.parse(value)
+                S3Url.parse(value)
             except ValueError as err:
                 raise SettingsError(f"{NAMESPACE}:{key} for stack {self.stack}: {err}") from None
         return value
@@ -180,24 +180,33 @@ class ConfigEntry:
 
 @dataclass(frozen=True)
 class StackConfigFiles:
-    """The config a stack gets from its files: Pulumi.yaml's `config`, then Pulumi.<stack>.yaml's."""
+    """The config a stack gets from its files: Pulumi.yaml's `config`, then Pulumi.<stack>.yaml's; and the stack
+    file's secrets provider and encrypted data key, as `pulumi stack init` wrote them."""
 
     entries: tuple[ConfigEntry, ...]
+    secrets_provider: str | None = None  # secretsprovider: awskms://..., passphrase; None for the default
+    encrypted_key: str | None = None  # encryptedkey: the data key, encrypted by that provider
 
     @classmethod
     def read(cls, project_dir: Path, stack: str) -> StackConfigFiles:
         project_file = project_dir / "Pulumi.yaml"
         project = _yaml(project_file)
         stack_dir = project_dir / str(project.get("stackConfigDir") or ".")
+        stack_file = _yaml(stack_dir / f"Pulumi.{stack}.yaml")
         entries = [*_entries(project_file, project, project_style=True),
-                   *_entries(stack_dir / f"Pulumi.{stack}.yaml", _yaml(stack_dir / f"Pulumi.{stack}.yaml"))]
-        return cls(tuple(entries))
+                   *_entries(stack_dir / f"Pulumi.{stack}.yaml", stack_file)]
+        return cls(tuple(entries), stack_file.get("secretsprovider"), stack_file.get("encryptedkey"))
 
     def value(self, key: str, default: Any = None) -> Any:
         """The plain value of k2:`key` (the stack file wins); None for an encrypted one."""
         full = key if ":" in key else f"{NAMESPACE}:{key}"
         found = [e for e in self.entries if e.key == full]
         return found[-1].value if found else default
+
+
+def project_name(project_dir: Path) -> str:
+    """The project's name, from its Pulumi.yaml (`name:`)."""
+    return str(_yaml(project_dir / "Pulumi.yaml")["name"])
 
 
 def _entries(file: Path, document: Mapping[str, Any], project_style: bool = False) -> Iterator[ConfigEntry]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import (
     PlatformError,
@@ -138,9 +139,8 @@ class PlatformState:
         if self.security is None:
             return {"bootstrap.servers": self.bootstrap_servers}
         credentials = read_credentials(Path(self.security.credentials))
-        return {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security.protocol,
-                "sasl.mechanism": self.security.sasl_mechanism, "sasl.username": credentials.username,
-                "sasl.password": credentials.password, "ssl.ca.location": self.security.ca_cert}
+        return librdkafka_settings(self.bootstrap_servers, self.security.protocol, self.security.sasl_mechanism,
+                                   credentials.username, credentials.password, ca_location=self.security.ca_cert)
 
     @property
     def kafka_pids(self) -> list[int]:

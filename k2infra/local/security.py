@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.local.processes import PlatformError
 
 ADMIN_USER = "admin"
@@ -235,9 +236,8 @@ def client_config(bootstrap_servers: str, files: SecurityFiles,
                   credentials: AdminCredentials | None = None) -> dict[str, Any]:
     """librdkafka settings for a user (the platform admin by default) on the secure listeners."""
     credentials = credentials or files.read_credentials()
-    return {"bootstrap.servers": bootstrap_servers, "security.protocol": PROTOCOL, "sasl.mechanism": SCRAM_MECHANISM,
-            "sasl.username": credentials.username, "sasl.password": credentials.password,
-            "ssl.ca.location": str(files.ca_cert)}
+    return librdkafka_settings(bootstrap_servers, PROTOCOL, SCRAM_MECHANISM, credentials.username,
+                               credentials.password, ca_location=str(files.ca_cert))
 
 
 def create_scram_users(admin_config: Mapping[str, Any], users: Mapping[str, str], timeout: float = 60) -> None:

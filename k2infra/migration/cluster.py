@@ -6,7 +6,6 @@ leader yet) until a deadline, then raises ClusterError naming the address.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,22 +14,15 @@ from confluent_kafka import (
     Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
-    KafkaError,
     KafkaException,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from k2infra.observed.retry import retrying as retry
+
 T = TypeVar("T")
 TP = tuple[str, int]  # (topic, partition)
-
-RETRIABLE = {
-    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT, KafkaError._TRANSPORT, KafkaError.UNSTABLE_OFFSET_COMMIT,
-    KafkaError.OFFSET_NOT_AVAILABLE, KafkaError._WAIT_COORD,
-}
-
 
 OFFSETS_TOPIC = "__consumer_offsets"  # created by Kafka at the first consumer group's first coordinator lookup
 
@@ -40,16 +32,9 @@ class ClusterError(RuntimeError):
 
 
 def retrying(what: str, call: Callable[[], T], deadline_seconds: float = 30) -> T:
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            return call()
-        except KafkaException as err:
-            error = err.args[0] if err.args and isinstance(err.args[0], KafkaError) else None
-            retriable = error is not None and (error.code() in RETRIABLE or error.retriable())
-            if not retriable or time.monotonic() > deadline:
-                raise ClusterError(f"{what}: {error.str() if error is not None else err}") from None
-        time.sleep(0.2)
+    """`call()`, retried while the broker is busy (k2infra.observed.retry); ClusterError saying `what` failed."""
+    return retry(call, deadline_seconds=deadline_seconds,
+                 give_up=lambda err, error: ClusterError(f"{what}: {error.str() if error is not None else err}"))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from k2infra.clients.profiles import TRADES
 from k2infra.migration.cluster import TP, ClusterError
@@ -37,6 +37,7 @@ from k2infra.migration.transcode import (
     Transcoder,
     headers_for,
 )
+from k2infra.observed.retry import retrying
 
 # The producer: the trades profile (acks=all, idempotent, lz4, Java's partitioner) with room for big batches.
 PRODUCER = {**TRADES.config, "linger.ms": 5, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000,
@@ -283,26 +284,22 @@ class _Abortable(Exception):
 def _retry(what: str, call: Any) -> Any:
     """Call until it succeeds or fails for good: retriable errors are retried until COMMIT_DEADLINE, a transaction
     that must be aborted raises _Abortable, a fatal error (fenced: another run took over) MigrationError."""
-    deadline = time.monotonic() + COMMIT_DEADLINE
-    while True:
-        try:
-            return call()
-        except KafkaException as err:
-            error = err.args[0] if err.args and isinstance(err.args[0], KafkaError) else None
-            if error is None:
-                raise MigrationError(f"cannot {what}: {err}") from None
-            if error.fatal():
-                fenced = error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
-                                          KafkaError.INVALID_PRODUCER_EPOCH)
-                raise MigrationError(f"cannot {what}: {error.str()}" + (
-                    ": another `k2 migrate run` for this environment took over (only one runs at a time); this "
-                    "one stops, its open transaction is aborted" if fenced else "")) from None
-            if error.txn_requires_abort():
-                raise _Abortable(error.str()) from None
-            if not error.retriable() or time.monotonic() > deadline:
-                raise MigrationError(f"cannot {what}: {error.str()}. Nothing after the last committed transaction "
-                                     "counts as copied: rerun to continue") from None
-        time.sleep(0.2)
+    def give_up(err: Exception, error: Any) -> Exception:
+        if error is None:
+            return MigrationError(f"cannot {what}: {err}")
+        if error.fatal():
+            fenced = error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
+            return MigrationError(f"cannot {what}: {error.str()}" + (
+                ": another `k2 migrate run` for this environment took over (only one runs at a time); this "
+                "one stops, its open transaction is aborted" if fenced else ""))
+        if error.txn_requires_abort():
+            return _Abortable(error.str())
+        return MigrationError(f"cannot {what}: {error.str()}. Nothing after the last committed transaction "
+                              "counts as copied: rerun to continue")
+
+    return retrying(call, deadline_seconds=COMMIT_DEADLINE, give_up=give_up,
+                    retry_if=lambda error: error is not None and not error.fatal()
+                    and not error.txn_requires_abort() and error.retriable())
 
 
 def _produce(producer: Producer, topic: str, value: bytes | None, key: bytes | None, timestamp: int,

@@ -21,6 +21,7 @@ from k2infra.migration.context import Context, MigrationError, planned_schema
 from k2infra.migration.reading import READER_GROUP, Progress, read_ranges
 from k2infra.migration.transcode import REASONS, Copy, TargetSchemas, Transcoder
 from k2infra.model.avro_files import same_schema
+from k2infra.observed.measure import byte_size
 
 EXAMPLES = 3  # examples kept per refusal reason
 QUIET_SECONDS = 300.0  # a legacy topic written to within this time still has producers
@@ -285,7 +286,8 @@ def render(report: DryRun) -> list[str]:
     lines.append(f"DRY RUN: Would copy {copying:,} of the {report.read:,} record(s) read:")
     width = max((len(t) for t in report.targets), default=0)
     for topic, tally in sorted(report.targets.items()):
-        lines.append(f"  {topic:<{width}}  {tally.records:>10,} records  {_bytes(tally.bytes):>10}")
+        size = byte_size(tally.bytes, unit="B", grouped=False)
+        lines.append(f"  {topic:<{width}}  {tally.records:>10,} records  {size:>10}")
     refused = sum(r.count for r in report.refused.values())
     if refused:
         where = (f"to the dead-letter topic {report.dead_letter}" if report.dead_letter else
@@ -301,11 +303,3 @@ def render(report: DryRun) -> list[str]:
     for check in report.checklist:
         lines.append(f"  [{'x' if check.ok else ' '}] {check.text}")
     return lines
-
-
-def _bytes(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} B"

@@ -6,10 +6,11 @@ and `TopologyError`, whose problems each name the file, line and key.
 """
 
 from k2infra.model.derive import load_topology
-from k2infra.model.entities import Exchange, Subject, Topic, Topology
+from k2infra.model.entities import Exchange, Subject, Topic
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.parse import read_spec
 from k2infra.model.spec import ExchangeSpec, TopologySpec
+from k2infra.model.topology import Topology
 
 __all__ = [
     "Exchange",

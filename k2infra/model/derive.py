@@ -16,14 +16,15 @@ from k2infra.contracts.naming import subject_name, topic_name
 from k2infra.model.access import derive_apps
 from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
 from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
-from k2infra.model.entities import Exchange, Subject, Topic, Topology
+from k2infra.model.entities import Exchange, Subject, Topic
 from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
 from k2infra.model.legacy import derive_legacy
-from k2infra.model.monitoring import resolve_monitoring
+from k2infra.model.monitoring_spec import resolve_monitoring
 from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
+from k2infra.model.topology import Topology
 
 
 def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None) -> Topology:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2infra.model.entities import Topology
-from k2infra.model.monitoring import DESIGN, Thresholds
+from k2infra.model.monitoring_spec import DESIGN, Thresholds
+from k2infra.model.topology import Topology
 
 LAG_CRITICAL = DESIGN.consumer_lag_critical.above  # "Consumer lag > 5000 messages ... page on-call"
 LAG_WARNING = DESIGN.consumer_lag_warning.above  # "Consumer lag > 1000 messages: early warning"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from k2infra.contracts.naming import SUBJECT_NAME, parse_topic_name
 from k2infra.model.data_loss import Acknowledgement, LossChange, losses
-from k2infra.model.entities import Subject, Topic, Topology, group_by_exchange
+from k2infra.model.entities import Subject, Topic, group_by_exchange
+from k2infra.model.topology import Topology
 
 
 @dataclass(frozen=True)

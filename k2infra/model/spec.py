@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, Compatibility
-from k2infra.model.monitoring import MonitoringSpec
+from k2infra.model.monitoring_spec import MonitoringSpec
 
 Count = Annotated[StrictInt, Field(ge=1)]
 ConfigValue = StrictStr | StrictInt | StrictBool | float

@@ -19,7 +19,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
-from k2infra.model.entities import Topic, Topology
+from k2infra.model.entities import Topic
+from k2infra.model.topology import Topology
 from k2infra.monitoring.layout import compacted, data_type_title, sections
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")

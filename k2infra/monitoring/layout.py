@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from k2infra.model.entities import Topic, Topology
+from k2infra.model.entities import Topic
+from k2infra.model.topology import Topology
 
 DATA_TYPE_TITLES = {"trades": "Trades", "quotes": "Quotes", "reference_data": "Reference Data"}
 

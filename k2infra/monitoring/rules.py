@@ -20,8 +20,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from k2infra.model.entities import Topology
-from k2infra.model.monitoring import MonitoringSettings, Thresholds
+from k2infra.model.monitoring_spec import MonitoringSettings, Thresholds
+from k2infra.model.topology import Topology
 
 LABELS = "asset_class, data_type, exchange"
 OFFSETS = "kafka_topic_partition_current_offset"

@@ -1,19 +1,17 @@
 """What a monitor watches: a deployed stack's outputs (topics, subjects with their versions, addresses).
 
 Read from a JSON file (`pulumi stack output --json > FILE`, or $K2_STACK_OUTPUTS), else from the
-stack itself with `pulumi stack output --json` in the project directory (no secrets are needed:
-the outputs hold none).
+stack itself with `pulumi stack output --json` in the project directory (k2infra.backend.stack_state; no
+secrets are needed: the outputs hold none).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k2infra.backend.stack_state import StackStateError, read_outputs
 from k2infra.clients.profiles import Credentials, kafka_config
 from k2infra.clients.sources import load_stack_outputs
 from k2infra.contracts.naming import parse_topic_name
@@ -91,22 +89,19 @@ def load_target(stack: str | None, project_dir: Path, outputs_file: Path | None 
 
 def _from_pulumi(stack: str, project_dir: Path, timeout: float) -> StackOutputs:
     where = f"stack {stack} ({project_dir.resolve()})"
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        raise TargetError(f"{where}: the pulumi CLI is not on PATH (`. scripts/env.sh`); or pass --outputs FILE "
-                          f"written by `pulumi stack output --json --stack {stack} > FILE` where Pulumi is")
     try:
-        done = subprocess.run([pulumi, "stack", "output", "--json", "--stack", stack, "--non-interactive"],
-                              cwd=project_dir, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise TargetError(f"{where}: `pulumi stack output` did not answer in {timeout:.0f}s") from None
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise TargetError(f"{where}: cannot read its outputs: {' '.join(detail)[:500]}")
-    try:
-        data = json.loads(done.stdout or "{}")
-    except json.JSONDecodeError:
-        raise TargetError(f"{where}: `pulumi stack output --json` printed something that is not JSON") from None
+        data = read_outputs(stack, cwd=project_dir, timeout=timeout)
+    except StackStateError as err:
+        if err.kind == "no-cli":
+            raise TargetError(f"{where}: the pulumi CLI is not on PATH (`. scripts/env.sh`); or pass --outputs FILE "
+                              f"written by `pulumi stack output --json --stack {stack} > FILE` where Pulumi is") \
+                from None
+        if err.kind == "timeout":
+            raise TargetError(f"{where}: `pulumi stack output` did not answer in {timeout:.0f}s") from None
+        if err.kind == "not-json":
+            raise TargetError(f"{where}: `pulumi stack output --json` printed something that is not JSON") from None
+        detail = (err.stderr or err.stdout).strip().splitlines()
+        raise TargetError(f"{where}: cannot read its outputs: {' '.join(detail)[:500]}") from None
     try:
         return StackOutputs.parse(data, where)
     except StackOutputsError as err:

@@ -17,8 +17,8 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from k2infra.model.entities import Topology
 from k2infra.model.health import ExchangeHealth, TopicHealth, assess
+from k2infra.model.topology import Topology
 from k2infra.monitoring.layout import compacted, data_type_title, sections
 from k2infra.monitoring.sample import Snapshot
 

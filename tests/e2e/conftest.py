@@ -20,7 +20,19 @@ from typing import Any
 import pytest
 
 from k2infra.local import LocalPlatform, PlatformState
-from tests.conftest import make_project
+from tests.conftest import make_project, wait_for
+
+# The design's initial deployment (topics.yaml as shipped): topic -> partitions, and its subjects.
+DESIGN_TOPICS = {
+    "market.equities.trades.asx": 30,
+    "market.equities.quotes.asx": 30,
+    "market.equities.reference_data.asx": 1,
+    "market.crypto.trades.binance": 40,
+    "market.crypto.quotes.binance": 40,
+    "market.crypto.reference_data.binance": 1,
+}
+DESIGN_SUBJECTS = sorted(f"market.{ac}.{dt}-value" for ac in ("equities", "crypto")
+                         for dt in ("trades", "quotes", "reference_data"))
 
 
 @pytest.fixture(scope="session")
@@ -135,10 +147,52 @@ def empty_platform(admin, registry, registry_url: str, deadline_seconds: float =
             registry.delete_subject(subject, permanent=False)
     for subject in deleted_subjects(registry_url):
         registry.delete_subject(subject, permanent=True)
-    deadline = time.monotonic() + deadline_seconds
-    while topics_on_cluster(admin) and time.monotonic() < deadline:  # deletion completes asynchronously
-        time.sleep(0.2)
+    # Deletion completes asynchronously.
+    wait_for(lambda: not topics_on_cluster(admin), "market.* topics deleted", deadline_seconds, every=0.2, fail=False)
     assert topics_on_cluster(admin) == {}, "market.* topics still being deleted"
+
+
+def consume_count(bootstrap: str, topic: str, group: str, expected: int, timeout: float, *, batch: int = 1000,
+                  commit: bool = True) -> int:
+    """How many records of `topic` a consumer of `group` reads from the earliest, until `expected` (or `timeout`
+    seconds: bounded, so a missing record fails the caller's count, not the run); then commits them if asked."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen = [0]
+
+    def read_all() -> bool:
+        if seen[0] < expected:
+            seen[0] += sum(1 for m in consumer.consume(num_messages=batch, timeout=0.5) if not m.error())
+        return seen[0] >= expected
+
+    try:
+        wait_for(read_all, f"{expected} records of {topic}", timeout, every=0, fail=False)
+        if commit:
+            consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+    return seen[0]
+
+
+def consume_and_commit(bootstrap: str, topic: str, group: str, count: int, timeout: float) -> None:
+    """Read exactly `count` records of `topic` as `group` (within `timeout` seconds), then commit them."""
+    assert consume_count(bootstrap, topic, group, count, timeout) == count
+
+
+def first_message(consumer, timeout: float, accept=lambda message: True):
+    """The first record `consumer.poll` returns that `accept` takes, within `timeout` seconds; else the last
+    one polled (None if none came), for the caller's assertion to name."""
+    polled: list[Any] = [None]
+
+    def accepted() -> bool:
+        polled[0] = consumer.poll(0.5)
+        return polled[0] is not None and accept(polled[0])
+
+    wait_for(accepted, "a record", timeout, every=0, fail=False)
+    return polled[0]
 
 
 def deleted_subjects(registry_url: str) -> list[str]:

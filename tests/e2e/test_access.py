@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,10 @@ from confluent_kafka.admin import (
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.security import create_scram_users, new_password
 from k2infra.model import load_topology
-from k2infra.model.access import App, grant_key
-from k2infra.observe import observe_acls
-from tests.conftest import ROOT, make_project
+from k2infra.model.access import App
+from k2infra.model.access_plan import grant_key
+from k2infra.observed.cluster import observe_acls
+from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiStack, subjects_in_registry, topics_on_cluster
 
 DEADLINE = 60.0  # generous: a busy 2-core machine; every wait returns as soon as its condition holds
@@ -153,16 +153,19 @@ def consume(conf: dict[str, object], group: str, at: dict[str, tuple[int, int]])
     results: dict[str, object] = {}
     try:
         consumer.assign([TopicPartition(t, p, o) for t, (p, o) in at.items()])
-        deadline = time.monotonic() + DEADLINE
-        while not set(at) <= set(results) and time.monotonic() < deadline:
+
+        def answered() -> bool:
             message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None and error.code() in REFUSED and message.topic() in at:
-                results.setdefault(message.topic(), error)
-            elif error is None and message.topic() in at and message.offset() == at[message.topic()][1]:
-                results.setdefault(message.topic(), message.value())
+            if message is not None:
+                error = message.error()
+                if error is not None and error.code() in REFUSED and message.topic() in at:
+                    results.setdefault(message.topic(), error)
+                elif error is None and message.topic() in at and message.offset() == at[message.topic()][1]:
+                    results.setdefault(message.topic(), message.value())
+            return set(at) <= set(results)
+
+        if not set(at) <= set(results):
+            wait_for(answered, f"answers for {sorted(at)}", DEADLINE, every=0, fail=False)
         read = [TopicPartition(t, at[t][0], at[t][1] + 1) for t, v in results.items() if isinstance(v, bytes)]
         if read:
             try:
@@ -185,15 +188,18 @@ def refused_reads(conf: dict[str, object], group: str, topics: list[str],
     errors: dict[str, KafkaError] = {}
     try:
         consumer.subscribe(topics)
-        deadline = time.monotonic() + DEADLINE
-        while not wanted <= set(errors) and time.monotonic() < deadline:
+
+        def refused() -> bool:
             message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            assert error is not None, f"read {message.topic()} [{message.partition()}]"
-            if error.code() in REFUSED:
-                errors.setdefault(message.topic() if message.topic() in topics else "group", error)
+            if message is not None:
+                error = message.error()
+                assert error is not None, f"read {message.topic()} [{message.partition()}]"
+                if error.code() in REFUSED:
+                    errors.setdefault(message.topic() if message.topic() in topics else "group", error)
+            return wanted <= set(errors)
+
+        if not wanted <= set(errors):
+            wait_for(refused, f"refusals for {sorted(wanted)}", DEADLINE, every=0, fail=False)
     finally:
         consumer.close()
     assert wanted <= set(errors), f"no answer for {sorted(wanted - set(errors))} within {DEADLINE}s: {errors}"

@@ -15,10 +15,8 @@ import shutil
 import string
 import subprocess
 import sys
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,8 +44,8 @@ from k2infra.clients import (
     partition_for,
 )
 from tests.clients.samples import SAMPLES
-from tests.conftest import ROOT, make_project
-from tests.e2e.conftest import PulumiStack, empty_platform, stack_config, topics_on_cluster
+from tests.conftest import ROOT, make_project, wait_for
+from tests.e2e.conftest import PulumiStack, empty_platform, first_message, stack_config, topics_on_cluster
 
 SYMBOLS = {"asx": ["BHP", "CBA", "CSL", "NAB", "WBC"], "binance": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]}
 ASSET_CLASS = {"asx": "equities", "binance": "crypto"}
@@ -103,9 +101,12 @@ def consume(outputs: StackOutputs, topics: list[str], expected: int, group: str 
     received: list[MarketRecord] = []
     with get_consumer(group or f"e2e-{uuid.uuid4().hex[:8]}", topics, outputs,
                       auto_offset_reset="earliest") as consumer:
-        deadline = time.monotonic() + DEADLINE
-        while len(received) < expected and time.monotonic() < deadline:
-            consumer.process(received.append, timeout=0.5)
+        def enough() -> bool:
+            if len(received) < expected:
+                consumer.process(received.append, timeout=0.5)
+            return len(received) >= expected
+
+        wait_for(enough, f"{expected} records of {topics}", DEADLINE, every=0, fail=False)
         consumer.run(received.append, idle_timeout=1.0)  # anything beyond `expected` would show here
     return received
 
@@ -182,10 +183,7 @@ def test_records_carry_the_stacks_schema_ids_and_decode_with_confluents_deserial
     topic = "market.crypto.quotes.binance"
     consumer.subscribe([topic])
     try:
-        message = None
-        deadline = time.monotonic() + DEADLINE
-        while message is None and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
+        message = first_message(consumer, DEADLINE)
     finally:
         consumer.close()
     assert message is not None and message.error() is None
@@ -271,10 +269,12 @@ def test_offsets_are_committed_only_for_records_the_handler_finished(deployed, p
         handled.append(record)
 
     first = get_consumer(group, [topic], deployed.outputs, auto_offset_reset="earliest")
+    def consumed_on() -> bool:  # until the handler's failure is raised
+        first.process(fail_on_the_seventh, timeout=0.5)
+        return False
+
     with pytest.raises(RuntimeError, match="handler failed"):
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            first.process(fail_on_the_seventh, timeout=0.5)
+        wait_for(consumed_on, "the handler to fail", DEADLINE, every=0, fail=False)
     committed = {tp.partition: tp.offset for tp in first.committed([TopicPartition(topic, p) for p in range(30)])
                  if tp.offset >= 0}
     first.close()
@@ -296,11 +296,13 @@ def test_a_value_that_does_not_decode_is_named_and_can_be_skipped(deployed, publ
     with get_consumer(f"poison-{uuid.uuid4().hex[:8]}", [topic], deployed.outputs,
                       auto_offset_reset="earliest") as consumer:
         good: list[MarketRecord] = []
+        def consumed_on() -> bool:  # until the poison record is raised
+            consumer.process(good.append, timeout=0.5)
+            return False
+
         with pytest.raises(ConsumeError, match=rf"{topic}\[0\]@\d+: value of 8 bytes is not in the schema-registry") \
                 as caught:
-            deadline = time.monotonic() + DEADLINE
-            while time.monotonic() < deadline:
-                consumer.process(good.append, timeout=0.5)
+            wait_for(consumed_on, "the poison record", DEADLINE, every=0, fail=False)
         assert len(good) == len(published[topic])
         consumer.skip(caught.value)
         assert consumer.run(good.append, idle_timeout=1.0) == 0  # nothing after it; it is not seen again
@@ -311,7 +313,8 @@ def test_a_regex_consumer_receives_an_exchange_added_after_it_started(deployed, 
     received: list[MarketRecord] = []
     with get_consumer(f"regex-{uuid.uuid4().hex[:8]}", pattern, deployed.outputs, auto_offset_reset="earliest",
                       config={"topic.metadata.refresh.interval.ms": 1000}) as consumer:
-        wait_until(lambda: consumer.process(received.append, 0.2) >= 0 and bool(consumer.assignment()))
+        wait_for(lambda: consumer.process(received.append, 0.2) >= 0 and bool(consumer.assignment()),
+                 "the consumer to be assigned its partitions", DEADLINE, every=0)
 
         text = (ROOT / "topics.yaml").read_text()
         coinbase = ('      coinbase:\n        name: "Coinbase"\n        partitions: 6\n        country: "US"\n'
@@ -326,18 +329,13 @@ def test_a_regex_consumer_receives_an_exchange_added_after_it_started(deployed, 
             for seq in range(1, 11):
                 producer.produce("market.crypto.trades.coinbase", SAMPLES["trades"]("BTC-USD", "coinbase", seq))
 
-        wait_until(lambda: consumer.process(received.append, 0.2) >= 0 and
-                   sum(r.topic.endswith("coinbase") for r in received) >= 10)
+        wait_for(lambda: consumer.process(received.append, 0.2) >= 0 and
+                 sum(r.topic.endswith("coinbase") for r in received) >= 10, "the ten coinbase trades", DEADLINE,
+                 every=0)
     coinbase_records = [r for r in received if r.topic == "market.crypto.trades.coinbase"]
     assert [r.value["sequence_number"] for r in coinbase_records] == list(range(1, 11))
     assert all(r.partition == partition_for("BTC-USD", 6) for r in coinbase_records)
     assert {r.topic for r in received} == {"market.crypto.trades.binance", "market.crypto.trades.coinbase"}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
 
 
 APP = '''

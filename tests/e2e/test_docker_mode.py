@@ -10,37 +10,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from k2infra.contracts.containers import KAFKA_IMAGE, REGISTRY_IMAGE, EngineNames
-from k2infra.engine import Engine
+from k2infra.local.container_engine import Engine
 from k2infra.local.processes import free_ports
-from tests.conftest import ROOT, make_project
-from tests.e2e.conftest import PulumiStack, subjects_in_registry, topics_on_cluster
+from tests.conftest import ROOT, make_project, wait_for
+from tests.e2e.conftest import PulumiStack, first_message, subjects_in_registry, topics_on_cluster
 
 STACK = "e2edocker"  # its engine objects are k2-e2edocker-*, apart from a developer's dev-docker stack
 NAMES = EngineNames.of(STACK)
 TOPIC = "market.crypto.trades.binance"
-
-
-def wait_for(condition, what: str, deadline_seconds: float = 240):
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            result = condition()
-        except Exception as err:  # a service that is still starting answers with errors
-            result, last = None, err
-        else:
-            last = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {deadline_seconds}s (last error: {last})")
-        time.sleep(0.5)
 
 
 def remove_leftovers(engine: Engine) -> None:
@@ -146,12 +129,8 @@ def consume(endpoints, value: bytes) -> bool:
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([TOPIC])
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            message = consumer.poll(1)
-            if message is not None and not message.error() and message.value() == value:
-                return True
-        return False
+        message = first_message(consumer, 60, lambda m: not m.error() and m.value() == value)
+        return message is not None and not message.error() and message.value() == value
     finally:
         consumer.close()
 
@@ -170,8 +149,10 @@ def test_a_container_restart_keeps_topics_subjects_and_messages(stack: PulumiSta
     for name in NAMES.containers:
         engine.restart(name)
     for name in NAMES.containers:
-        wait_for(lambda n=name: engine.health(n) == "healthy", f"{name} healthy again after its restart")
-    wait_for(lambda: len(topics_on_cluster(admin(endpoints))) == 6, "the six topics after the restart")
+        wait_for(lambda n=name: engine.health(n) == "healthy", f"{name} healthy again after its restart", 240,
+                 every=0.5, ignoring=(Exception,))
+    wait_for(lambda: len(topics_on_cluster(admin(endpoints))) == 6, "the six topics after the restart", 240, every=0.5,
+             ignoring=(Exception,))
     assert {s: registry(endpoints).get_latest_version(s).schema_id
             for s in subjects_in_registry(registry(endpoints))} == schema_ids
     assert consume(endpoints, MESSAGE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -11,7 +10,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.processes import free_ports
 from tests.conftest import ROOT, without_apps
-from tests.e2e.conftest import PulumiStack, subjects_in_registry, topic_configs, topics_on_cluster
+from tests.e2e.conftest import PulumiStack, consume_count, subjects_in_registry, topic_configs, topics_on_cluster
 
 SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
 BINANCE_TRADES = "market.crypto.trades.binance"
@@ -25,19 +24,7 @@ def produce(bootstrap: str, topic: str, count: int) -> None:
 
 
 def consume_all(bootstrap: str, topic: str, group: str, expected: int, commit: bool = False) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    seen = 0
-    deadline = time.monotonic() + 30  # bounded: a missing message fails the count, not the run
-    try:
-        while seen < expected and time.monotonic() < deadline:
-            seen += sum(1 for m in consumer.consume(num_messages=expected, timeout=0.5) if not m.error())
-        if commit:
-            consumer.commit(asynchronous=False)
-    finally:
-        consumer.close()
-    return seen
+    return consume_count(bootstrap, topic, group, expected, 30, batch=expected, commit=commit)
 
 
 def committed_total(bootstrap: str, topic: str, group: str, partitions: int) -> int:

@@ -6,9 +6,10 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
+
+from tests.e2e.conftest import consume_and_commit
 
 
 def produce(bootstrap: str, topic: str, count: int, key=lambda i: f"S{i % 50}") -> None:
@@ -18,25 +19,13 @@ def produce(bootstrap: str, topic: str, count: int, key=lambda i: f"S{i % 50}") 
     assert producer.flush(30) == 0
 
 
-def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    seen, deadline = 0, time.monotonic() + 60
-    while seen < count and time.monotonic() < deadline:
-        seen += sum(1 for m in consumer.consume(num_messages=1000, timeout=0.5) if not m.error())
-    consumer.commit(asynchronous=False)
-    consumer.close()
-    assert seen == count
-
-
 def test_monitor_reports_rates_lag_and_a_hot_partition(new_stack, platform):
     stack = new_stack("monitor")
     stack.up()
     servers = platform.bootstrap_servers
     quotes, trades = "market.crypto.quotes.binance", "market.equities.trades.asx"
     produce(servers, quotes, 2000)
-    consume_and_commit(servers, quotes, "iceberg-writer", 2000)
+    consume_and_commit(servers, quotes, "iceberg-writer", 2000, timeout=60)
     produce(servers, quotes, 6000)  # the group is now 6000 behind
 
     stop, flowing = threading.Event(), threading.Event()

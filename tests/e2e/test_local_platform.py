@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from k2infra.local import LocalPlatform, PlatformError, PlatformState
 from k2infra.local.processes import ProcessRecord
+from tests.e2e.conftest import first_message
 
 DEADLINE = 60.0  # generous: the machine may be a busy 2-core box; polls return as soon as they can
 TOPIC = "local.persistence.trades"
@@ -82,11 +82,8 @@ def the_message(state: PlatformState) -> bytes:
     consumer = Consumer({"bootstrap.servers": state.bootstrap_servers, "group.id": f"check-{uuid.uuid4().hex[:8]}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([TOPIC])
-    message = None
-    deadline = time.monotonic() + DEADLINE
     try:
-        while (message is None or message.error()) and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
+        message = first_message(consumer, DEADLINE, lambda m: not m.error())
     finally:
         consumer.close()
     assert message is not None and message.error() is None, f"no message in {TOPIC} after {DEADLINE:.0f}s"

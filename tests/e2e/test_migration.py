@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
 from k2infra.clients import partition_for
-from tests.conftest import ROOT, make_project
+from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiStack, empty_platform, stack_config, subjects_in_registry, topics_on_cluster
 from tests.migration.legacy_data import LEGACY_RECORDS, LEGACY_SCHEMAS, with_mapping
 
@@ -188,18 +188,22 @@ def read_all(world: World, partitions: dict[str, int], isolation: str = "read_co
                          "enable.auto.commit": False, "isolation.level": isolation, "enable.partition.eof": True})
     consumer.assign([TopicPartition(t, p, 0) for t, p in todo])
     out: list[Any] = []
-    deadline = time.monotonic() + DEADLINE
+
+    def read_to_the_end() -> bool:
+        for message in consumer.consume(1000, 0.5):
+            tp = (message.topic(), message.partition())
+            if message.error():
+                todo.discard(tp)
+                continue
+            out.append(message)
+            if message.offset() + 1 >= ends[tp]:
+                todo.discard(tp)
+        return not todo
+
     try:
-        while todo:
-            assert time.monotonic() < deadline, f"still reading {sorted(todo)[:3]}"
-            for message in consumer.consume(1000, 0.5):
-                tp = (message.topic(), message.partition())
-                if message.error():
-                    todo.discard(tp)
-                    continue
-                out.append(message)
-                if message.offset() + 1 >= ends[tp]:
-                    todo.discard(tp)
+        if todo:
+            wait_for(read_to_the_end, "every partition read to its end", DEADLINE, every=0, fail=False)
+        assert not todo, f"still reading {sorted(todo)[:3]}"
     finally:
         consumer.close()
     return out
@@ -212,13 +216,6 @@ def open_transaction_records(world: World, partitions: dict[str, int]) -> int:
         futures = world.admin.list_offsets(request, isolation_level=level)
         return sum(f.result(timeout=30).offset for f in futures.values())
     return ends(IsolationLevel.READ_UNCOMMITTED) - ends(IsolationLevel.READ_COMMITTED)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -235,12 +232,20 @@ def read_legacy_group_to_the_end(world: World) -> dict[tuple[str, int], int]:
                          "auto.offset.reset": "earliest"})
     consumer.subscribe(["market.trades.raw"])
     position: dict[tuple[str, int], int] = {}
-    deadline = time.monotonic() + DEADLINE
-    while any(position.get(tp, 0) < end for tp, end in ends.items()):
-        assert time.monotonic() < deadline, "the legacy app did not catch up"
+
+    def behind() -> bool:
+        return any(position.get(tp, 0) < end for tp, end in ends.items())
+
+    def caught_up() -> bool:
+        if not behind():
+            return True
         for message in consumer.consume(500, 0.5):
             if not message.error():
                 position[(message.topic(), message.partition())] = message.offset() + 1
+        return False
+
+    wait_for(caught_up, "the legacy app to catch up", DEADLINE, every=0, fail=False)
+    assert not behind(), "the legacy app did not catch up"
     consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in position.items()], asynchronous=False)
     consumer.close()
     return position
@@ -328,10 +333,11 @@ def test_runs_killed_mid_way_then_a_following_run_copy_everything_exactly_once(w
     for attempt in range(4):  # the first kill after a commit; then until one lands inside an open transaction
         before = sum(committed(world, MIGRATION_GROUP, LEGACY_PARTITIONS).values())
         run = world.start_k2("migrate", "run", "--dead-letter", DEAD_LETTER, "--max-rate", "300")
-        wait_until(lambda b=before: sum(committed(world, MIGRATION_GROUP, LEGACY_PARTITIONS).values()) > b + 100,
-                   f"progress of run {attempt + 1}")
+        wait_for(lambda b=before: sum(committed(world, MIGRATION_GROUP, LEGACY_PARTITIONS).values()) > b + 100,
+                 f"progress of run {attempt + 1}", DEADLINE, every=0.1)
         if attempt > 0:
-            wait_until(lambda: open_transaction_records(world, targets) > 0, "copies in an open transaction")
+            wait_for(lambda: open_transaction_records(world, targets) > 0, "copies in an open transaction", DEADLINE,
+                     every=0.1)
         run.send_signal(signal.SIGKILL)
         assert run.wait(timeout=DEADLINE) == -signal.SIGKILL
         print(world.output_of(run))
@@ -346,8 +352,8 @@ def test_runs_killed_mid_way_then_a_following_run_copy_everything_exactly_once(w
     try:
         produce_legacy(world, range(FIRST, FIRST + SECOND), version=3)  # the old producers are still writing
         final = legacy_ends(world)
-        wait_until(lambda: committed(world, MIGRATION_GROUP, LEGACY_PARTITIONS) == {
-            tp: o for tp, o in final.items() if o > 0}, "the following run to copy everything")
+        wait_for(lambda: committed(world, MIGRATION_GROUP, LEGACY_PARTITIONS) == {
+            tp: o for tp, o in final.items() if o > 0}, "the following run to copy everything", DEADLINE, every=0.1)
         follow.send_signal(signal.SIGTERM)  # stops after its open transaction
         assert follow.wait(timeout=DEADLINE) == 0
     finally:
@@ -435,7 +441,8 @@ def test_a_cut_over_group_resumes_at_exactly_the_next_record(world):
     member = Consumer({"bootstrap.servers": world.bootstrap, "group.id": LEGACY_GROUP, "enable.auto.commit": False})
     member.subscribe(["market.trades.raw"])
     try:
-        wait_until(lambda: member.consume(1, 0.2) is not None and bool(member.assignment()), "a member to join")
+        wait_for(lambda: member.consume(1, 0.2) is not None and bool(member.assignment()), "a member to join",
+                 DEADLINE, every=0.1)
         refused = world.k2("migrate", "cutover", "--group", LEGACY_GROUP)
         assert refused.returncode == 1 and "active member" in refused.stderr
         assert committed(world, LEGACY_GROUP, trades) == {}
@@ -451,9 +458,13 @@ def test_a_cut_over_group_resumes_at_exactly_the_next_record(world):
                          "isolation.level": "read_committed", "auto.offset.reset": "latest"})
     consumer.subscribe(sorted(trades))
     received: list[Any] = []
-    deadline = time.monotonic() + DEADLINE
-    while len(received) < 9 * SECOND and time.monotonic() < deadline:
-        received += [m for m in consumer.consume(500, 0.5) if not m.error()]
+
+    def all_unread() -> bool:
+        if len(received) < 9 * SECOND:
+            received.extend(m for m in consumer.consume(500, 0.5) if not m.error())
+        return len(received) >= 9 * SECOND
+
+    wait_for(all_unread, "the trades the group had not read", DEADLINE, every=0, fail=False)
     received += [m for m in consumer.consume(500, 1.0) if not m.error()]  # anything more would show here
     consumer.commit(asynchronous=False)
     consumer.close()
@@ -499,7 +510,8 @@ def test_the_legacy_topics_retire_through_the_decommission_path(world):
     world.stack.up()  # adopts them released
     assert set(LEGACY_PARTITIONS) <= set(topics_on_cluster(world.admin))
     world.stack.up()  # deletes them
-    wait_until(lambda: not set(LEGACY_PARTITIONS) & set(topics_on_cluster(world.admin)), "the legacy topics to go")
+    wait_for(lambda: not set(LEGACY_PARTITIONS) & set(topics_on_cluster(world.admin)), "the legacy topics to go",
+             DEADLINE, every=0.1)
     assert sum(end_offsets(world, {t: n for t, n in topics_on_cluster(world.admin).items()
                                    if t in TARGETS}).values()) == copies_before
     gone = world.k2("migrate", "plan")

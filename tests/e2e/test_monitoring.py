@@ -13,18 +13,19 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema
 
 from k2infra.local.processes import free_ports
 from k2infra.monitoring.dashboard import dashboard, expressions
-from tests.conftest import ROOT, stop
+from tests.conftest import ROOT, stop, wait_for
+from tests.e2e.conftest import consume_and_commit
 
 SHIPPED = (ROOT / "topics.yaml").read_text()
 # Seconds instead of the design's minutes, for this test only: topics.yaml's monitoring section, as a user would.
@@ -53,20 +54,6 @@ def http_json(url: str, timeout: float = 10) -> Any:
         return json.loads(reply.read())
 
 
-def wait_for(what: str, check: Callable[[], Any], seconds: float, every: float = 0.25) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `seconds`."""
-    deadline, last_error = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except OSError as err:  # not listening yet
-            last_error = err
-        time.sleep(every)
-    pytest.fail(f"{what}: not within {seconds:.0f}s" + (f" (last error: {last_error})" if last_error else ""))
-
-
 class Prometheus:
     """A real Prometheus server on a free loopback port, with its own config, rules and storage."""
 
@@ -92,7 +79,8 @@ class Prometheus:
                                     f"--storage.tsdb.path={self.directory / 'data'}",
                                     f"--web.listen-address=127.0.0.1:{self.port}"], stdout=log, stderr=log)
         try:
-            wait_for("Prometheus ready", lambda: process.poll() is None and self._ready(), 60)
+            wait_for(lambda: process.poll() is None and self._ready(), "Prometheus ready", 60, every=0.25,
+                     ignoring=(OSError,))
             yield self
         finally:
             stop(process)
@@ -148,18 +136,6 @@ def produce(servers: str, topic: str, count: int) -> None:
     assert producer.flush(30) == 0
 
 
-def consume_and_commit(servers: str, topic: str, count: int) -> None:
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": GROUP, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    seen, deadline = 0, time.monotonic() + 90
-    while seen < count and time.monotonic() < deadline:
-        seen += sum(1 for m in consumer.consume(num_messages=1000, timeout=0.5) if not m.error())
-    consumer.commit(asynchronous=False)
-    consumer.close()
-    assert seen == count
-
-
 class Feeds:
     """ASX trades all for one symbol (a hot partition) and ASX quotes spread evenly over every partition."""
 
@@ -202,25 +178,27 @@ def test_alerts_go_pending_fire_and_resolve_on_a_real_prometheus(new_stack, plat
 
     (port,) = free_ports(1)
     with exporter(stack, port) as process, Prometheus(tmp_path / "prometheus", port, rules).running() as prom:
-        wait_for("the exporter serving k2_up 1", lambda: process.poll() is None and "\nk2_up 1\n" in metrics(port), 90)
-        wait_for("Prometheus scraping the exporter", lambda: prom.query('k2_up{job="k2"} == 1'), 60)
+        wait_for(lambda: process.poll() is None and "\nk2_up 1\n" in metrics(port), "the exporter serving k2_up 1", 90,
+                 every=0.25, ignoring=(OSError,))
+        wait_for(lambda: prom.query('k2_up{job="k2"} == 1'), "Prometheus scraping the exporter", 60, every=0.25,
+                 ignoring=(OSError,))
         assert len(prom.query("k2_topic_info")) == 6
         assert prom.find("K2ConsumerLagCritical") == [] and prom.find("K2PartitionImbalance") == []
 
         # A consumer falls 6,000 messages behind: pending first, then firing, with the design's labels.
         produce(servers, QUOTES, 2000)
-        consume_and_commit(servers, QUOTES, 2000)
+        consume_and_commit(servers, QUOTES, GROUP, 2000, timeout=90)
         behind_since = time.time() - 1
         produce(servers, QUOTES, 6000)
-        fired = wait_for("K2ConsumerLagCritical firing", lambda: [
+        fired = wait_for(lambda: [
             a for a in prom.find("K2ConsumerLagCritical", topic=QUOTES, consumergroup=GROUP)
-            if a["state"] == "firing"], 120)
+            if a["state"] == "firing"], "K2ConsumerLagCritical firing", 120, every=0.25, ignoring=(OSError,))
         # Prometheus's own record of the alert's states (the ALERTS series), second by second.
         def recorded(state: str) -> list[float]:
             series = f'ALERTS{{alertname="K2ConsumerLagCritical",alertstate="{state}",consumergroup="{GROUP}"}}'
             return [t for t, _ in prom.history(series, behind_since)]
 
-        firing = wait_for("the firing state recorded", lambda: recorded("firing"), 30)
+        firing = wait_for(lambda: recorded("firing"), "the firing state recorded", 30, every=0.25, ignoring=(OSError,))
         pending = [t for t in recorded("pending") if t < min(firing)]
         assert pending, (recorded("pending"), firing)
         assert min(firing) - min(pending) >= 5  # pending first, for the `for: 6s` of topics.yaml's monitoring section
@@ -230,8 +208,9 @@ def test_alerts_go_pending_fire_and_resolve_on_a_real_prometheus(new_stack, plat
         assert alert["annotations"]["summary"].startswith(f"{GROUP} is 6k messages behind on {QUOTES}")
         assert "scale consumers or investigate slow processing" in alert["annotations"]["summary"]
         assert float(alert["value"]) == 6000
-        warning = wait_for("K2ConsumerLagWarning firing", lambda: [
-            a for a in prom.find("K2ConsumerLagWarning", topic=QUOTES) if a["state"] == "firing"], 60)
+        warning = wait_for(lambda: [
+            a for a in prom.find("K2ConsumerLagWarning", topic=QUOTES) if a["state"] == "firing"],
+                           "K2ConsumerLagWarning firing", 60, every=0.25, ignoring=(OSError,))
         assert warning[0]["labels"]["severity"] == "warning"
 
         # The terminal view shows the same lag, from the cluster directly.
@@ -242,16 +221,19 @@ def test_alerts_go_pending_fire_and_resolve_on_a_real_prometheus(new_stack, plat
         assert f"! critical: group {GROUP} is 6000 messages behind" in watched.stdout
 
         # It catches up: the alerts resolve.
-        consume_and_commit(servers, QUOTES, 6000)
-        wait_for("K2ConsumerLagCritical resolved", lambda: not prom.find("K2ConsumerLagCritical", topic=QUOTES), 120)
-        wait_for("K2ConsumerLagWarning resolved", lambda: not prom.find("K2ConsumerLagWarning", topic=QUOTES), 60)
+        consume_and_commit(servers, QUOTES, GROUP, 6000, timeout=90)
+        wait_for(lambda: not prom.find("K2ConsumerLagCritical", topic=QUOTES), "K2ConsumerLagCritical resolved", 120,
+                 every=0.25, ignoring=(OSError,))
+        wait_for(lambda: not prom.find("K2ConsumerLagWarning", topic=QUOTES), "K2ConsumerLagWarning resolved", 60,
+                 every=0.25, ignoring=(OSError,))
         assert prom.query(f'kafka_consumergroup_lag_sum{{topic="{QUOTES}"}}')[0]["value"][1] == "0"
 
         # A one-symbol feed makes one ASX trades partition hot; ASX quotes, spread evenly, stays balanced.
         feeding_since = time.time() - 1
         with Feeds(servers, 30):
-            hot = wait_for("K2PartitionImbalance firing for the one-symbol feed", lambda: [
-                a for a in prom.find("K2PartitionImbalance", topic=HOT) if a["state"] == "firing"], 180)
+            hot = wait_for(lambda: [
+                a for a in prom.find("K2PartitionImbalance", topic=HOT) if a["state"] == "firing"],
+                           "K2PartitionImbalance firing for the one-symbol feed", 180, every=0.25, ignoring=(OSError,))
             assert hot[0]["labels"] | {"severity": "critical", "exchange": "asx"} == hot[0]["labels"]
             assert float(hot[0]["value"]) > 20  # all of it on one of 30 partitions: about 29 (2900%) over the mean
             assert "review the partition key distribution" in hot[0]["annotations"]["summary"]
@@ -265,11 +247,13 @@ def test_alerts_go_pending_fire_and_resolve_on_a_real_prometheus(new_stack, plat
         schema["fields"].append({"name": "venue_note", "type": ["null", "string"], "default": None})
         registry.register_schema(subject, Schema(json.dumps(schema), "AVRO"))
         admin.delete_topics(["market.equities.reference_data.asx"])["market.equities.reference_data.asx"].result(60)
-        drift = wait_for("K2SchemaRegistrationFailure firing", lambda: [
-            a for a in prom.find("K2SchemaRegistrationFailure", subject=subject) if a["state"] == "firing"], 90)
+        drift = wait_for(lambda: [
+            a for a in prom.find("K2SchemaRegistrationFailure", subject=subject) if a["state"] == "firing"],
+                         "K2SchemaRegistrationFailure firing", 90, every=0.25, ignoring=(OSError,))
         assert {a["labels"]["topic"] for a in drift} == {"market.crypto.trades.binance"}
-        missing = wait_for("K2TopicCreationFailure firing", lambda: [
-            a for a in prom.find("K2TopicCreationFailure") if a["state"] == "firing"], 90)
+        missing = wait_for(lambda: [
+            a for a in prom.find("K2TopicCreationFailure") if a["state"] == "firing"],
+                           "K2TopicCreationFailure firing", 90, every=0.25, ignoring=(OSError,))
         assert [(a["labels"]["topic"], a["labels"]["exchange"]) for a in missing] == [
             ("market.equities.reference_data.asx", "asx")]
 

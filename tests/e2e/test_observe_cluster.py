@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from k2infra.observe import client_config, observe_acls
+from k2infra.contracts.kafka_client import librdkafka_settings
+from k2infra.observed.cluster import observe_acls
 
 
 def test_a_broker_without_an_authorizer_has_no_acls_to_list(platform):
     # Kafka lists no ACLs without error there, yet refuses to create any: None says "cannot enforce".
-    assert observe_acls(client_config(platform.bootstrap_servers)) is None
+    assert observe_acls(librdkafka_settings(platform.bootstrap_servers)) is None
 
 
 def test_topics_are_observed_with_their_own_configs_across_request_chunks(platform, admin, registry, monkeypatch):
@@ -30,7 +31,7 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
         wait_for(lambda: len(topics_on_cluster(admin, "market.equities.trades.ob")) >= count,  # created asynchronously
                  "the topics to exist", timeout=300, every=0.2)
 
-        observed = observe.observe_topics(client_config(platform.bootstrap_servers), timeout=60)
+        observed = observe.observe_topics(librdkafka_settings(platform.bootstrap_servers), timeout=60)
         assert {name: observed[name].config.get("retention.ms") for name in wanted} == wanted
         assert all(observed[name].partitions == 1 for name in wanted)
     finally:

@@ -8,18 +8,7 @@ from __future__ import annotations
 
 from k2infra.model import load_topology
 from tests.conftest import FIXTURES, ROOT
-from tests.e2e.conftest import subjects_in_registry, topic_configs, topics_on_cluster
-
-DESIGN_TOPICS = {
-    "market.equities.trades.asx": 30,
-    "market.equities.quotes.asx": 30,
-    "market.equities.reference_data.asx": 1,
-    "market.crypto.trades.binance": 40,
-    "market.crypto.quotes.binance": 40,
-    "market.crypto.reference_data.binance": 1,
-}
-DESIGN_SUBJECTS = sorted(f"market.{ac}.{dt}-value" for ac in ("equities", "crypto")
-                         for dt in ("trades", "quotes", "reference_data"))
+from tests.e2e.conftest import DESIGN_SUBJECTS, DESIGN_TOPICS, subjects_in_registry, topic_configs, topics_on_cluster
 
 
 def test_preview_then_up_creates_the_design_topology(new_stack, admin, registry):

@@ -10,9 +10,9 @@ import uuid
 from confluent_kafka import Producer
 
 from k2infra.clients import DataType, MarketDataConsumer, get_producer, load_stack_outputs
-from k2infra.model.stack_record import parse_export
+from k2infra.observed.stack_record import parse_export
 from tests.clients.samples import trade
-from tests.conftest import ROOT, without_apps
+from tests.conftest import ROOT, wait_for, without_apps
 from tests.e2e.conftest import subjects_in_registry, topic_configs, topics_on_cluster
 
 SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
@@ -60,9 +60,8 @@ def test_removing_an_asset_class_keeps_its_topics_and_subjects_and_messages_stil
     received = []
     with MarketDataConsumer(outputs, f"audit-{uuid.uuid4().hex[:6]}", ["market.crypto.trades.binance"],
                             auto_offset_reset="earliest") as consumer:
-        deadline = time.monotonic() + 60
-        while not received and time.monotonic() < deadline:
-            consumer.process(received.append, 0.5)
+        wait_for(lambda: consumer.process(received.append, 0.5) >= 0 and bool(received), "the kept message", 60,
+                 every=0, fail=False)
     assert [r.value["trade_id"] for r in received] == [TRADE["trade_id"]]
     stack.up("--expect-no-changes")
 
@@ -133,9 +132,7 @@ def test_a_topic_deleted_outside_k2_is_reported_and_stays_in_the_stack(new_stack
     stack.up()
     topic = "market.equities.quotes.asx"
     admin.delete_topics([topic])[topic].result(timeout=60)
-    deadline = time.monotonic() + 60
-    while topic in topics_on_cluster(admin) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: topic not in topics_on_cluster(admin), f"Kafka to delete {topic}", 60, every=0.2)
     preview = stack.run("preview")
     assert f"{topic} is managed by this stack but missing from the cluster" in preview.stdout
     assert topic in parse_export(json.loads(stack.run("stack", "export").stdout)).topics

@@ -18,7 +18,7 @@ import subprocess
 import psutil
 from ruamel.yaml import YAML
 
-from k2infra.model.stack_record import parse_export
+from k2infra.observed.stack_record import parse_export
 from tests.conftest import ROOT, wait_for, without_apps
 from tests.e2e.conftest import topics_on_cluster
 

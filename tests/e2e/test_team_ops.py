@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from k2infra.backend.team_backend import KmsKey
 from k2infra.clients import StackOutputsError, load_stack_outputs
 from k2infra.local import PlatformState
-from k2infra.team_backend import KmsKey
 from tests.aws import REGION, MotoServer, aws_env, environ_with, moto_server
-from tests.conftest import ROOT, make_project
+from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiError, empty_platform, stack_config, topics_on_cluster
 
 STATE_BUCKET = "k2-team-a-state"
@@ -132,7 +132,7 @@ def aws_here(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 def test_state_in_s3_with_kms_secrets_init_preview_up_refresh(team: TeamStack, admin):
-    check = team.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+    check = team.script("team-backend", "check", "--stack", team.name, "--config", str(team.project / "topics.yaml"))
     assert check.returncode == 0
     assert f"ok   state bucket {STATE_BUCKET} is readable" in check.stdout
     assert f"ok   stack {team.name}: KMS key {KEY_ALIAS} decrypts the stack's data key" in check.stdout
@@ -216,11 +216,14 @@ def test_a_second_operators_up_is_refused_by_the_lock_and_the_state_stays_intact
                              cwd=team.project, env=team.env(K2_E2E_GATE=str(gate)), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not team.lock_keys():  # the first operator's update holds the stack's lock
+        def locked() -> bool:  # the first operator's update holds the stack's lock
+            if team.lock_keys():
+                return True
             assert first.poll() is None, first.communicate()[0]
-            assert time.monotonic() < deadline, "the first up never took the lock"
-            time.sleep(0.1)
+            return False
+
+        assert wait_for(locked, "the first up to take the lock", 120, every=0.1, fail=False), \
+            "the first up never took the lock"
         second = team.up(check=False)
         refused = second.stdout + second.stderr
         assert second.returncode != 0
@@ -262,7 +265,7 @@ def test_rotating_the_kms_key_reencrypts_every_secret(team: TeamStack):
     assert REGISTRY_PASSWORD not in team.state_object()
     assert team.run("config", "get", "k2:schemaRegistryPassword").stdout.strip() == REGISTRY_PASSWORD
     team.run("preview", "--expect-no-changes")  # the program still gets its secret
-    check = team.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+    check = team.script("team-backend", "check", "--stack", team.name, "--config", str(team.project / "topics.yaml"))
     assert f"KMS key {NEW_KEY_ALIAS} decrypts the stack's data key" in check.stdout
 
 
@@ -298,7 +301,8 @@ def test_credentials_without_kms_decrypt_and_an_app_without_state_access(team: T
         said = denied.stdout + denied.stderr
         assert denied.returncode != 0
         assert "get stack secrets manager" in said and "operation error KMS: Decrypt" in said and "403" in said
-        check = operator.script("team-backend", "check", "--stack", team.name, "--project", str(team.project))
+        check = operator.script("team-backend", "check", "--stack", team.name, "--config",
+                                str(team.project / "topics.yaml"))
         assert check.returncode == 1
         assert f"ok   state bucket {STATE_BUCKET} is readable" in check.stdout
         key = KmsKey.parse(team.stack_file()["secretsprovider"]).key_id

@@ -26,7 +26,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from bench.durability import Drill, prepare, topic_of
 from k2infra.clients import DataType
 from k2infra.local import LocalPlatform, PlatformState
-from k2infra.model.stack_record import parse_export
+from k2infra.observed.stack_record import parse_export
 from tests.conftest import ROOT
 from tests.e2e.conftest import empty_platform, topic_configs, topics_on_cluster
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from k2infra.model import TopologyError, load_topology
-from k2infra.model.access import Binding, access_changes, grant_key
+from k2infra.model.access import Binding
+from k2infra.model.access_plan import access_changes, grant_key
 from tests.conftest import FIXTURES, ROOT, make_project
 
 SHIPPED = (ROOT / "topics.yaml").read_text()

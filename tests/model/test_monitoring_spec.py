@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from k2infra.model import TopologyError, load_topology
-from k2infra.model.monitoring import DESIGN, Disk, Imbalance, Lag
+from k2infra.model.monitoring_spec import DESIGN, Disk, Imbalance, Lag
 from tests.conftest import ROOT
 from tests.monitoring.conftest import SHIPPED, topology_with
 

@@ -7,15 +7,12 @@ shows every topic and subject it moves. Regenerate with K2_UPDATE_GOLDEN=1 and r
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from k2infra.model import load_topology
 from tests.conftest import FIXTURES, ROOT, make_project
-
-GOLDEN = Path(__file__).parent / "golden"
+from tests.golden import check_golden
 
 DESIGN_TABLE = {  # the design's "Current Implementation" table
     "market.equities.trades.asx": (30, "delete"),
@@ -25,15 +22,6 @@ DESIGN_TABLE = {  # the design's "Current Implementation" table
     "market.crypto.quotes.binance": (40, "delete"),
     "market.crypto.reference_data.binance": (1, "compact"),
 }
-
-
-def check_golden(name: str, data: dict) -> None:
-    file = GOLDEN / f"{name}.json"
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("K2_UPDATE_GOLDEN"):
-        file.write_text(text)
-    assert file.exists(), f"no golden file {file}: run with K2_UPDATE_GOLDEN=1 and review it"
-    assert json.loads(file.read_text()) == json.loads(text)
 
 
 def test_shipped_topology_matches_the_design_table():

@@ -24,7 +24,7 @@ from k2infra.monitoring.exposition import MetricsServer, PortInUse, render
 from k2infra.monitoring.registry import SubjectChecker, SubjectState
 from k2infra.monitoring.sample import ClusterSampler, PartitionState, Snapshot
 from k2infra.monitoring.target import Target, TargetError, load_target
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 
 OUTPUTS = json.loads((ROOT / "tests" / "clients" / "stack_outputs.json").read_text())
 ASX_TRADES, BINANCE_QUOTES = "market.equities.trades.asx", "market.crypto.quotes.binance"
@@ -191,13 +191,14 @@ def test_the_exporter_serves_k2_up_0_while_the_cluster_is_away(tmp_path):
                                  "--port", str(port), "--address", "127.0.0.1", "--timeout", "1"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        text, deadline = "", time.monotonic() + 60
-        while "k2_up" not in text and time.monotonic() < deadline and exporter.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-                    text = reply.read().decode()
-            except OSError:
-                time.sleep(0.2)
+        def scraped() -> str:
+            if exporter.poll() is not None:
+                return "exited"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+                text = reply.read().decode()
+            return text if "k2_up" in text else ""
+
+        text = wait_for(scraped, "the exporter's first scrape", 60, every=0.2, ignoring=(OSError,), fail=False) or ""
         assert "\nk2_up 0\n" in text and "\nk2_registry_up 0\n" in text
     finally:
         exporter.terminate()

@@ -1,0 +1,202 @@
+"""`k2 monitor`: per-exchange health (a check or a live view), and the Prometheus exporter, alert rules and
+Grafana dashboard (k2infra.monitoring)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from k2infra.cli.common import (
+    TOPICS,
+    BootstrapOption,
+    ConfigOption,
+    JsonOption,
+    OutOption,
+    StackOption,
+    cannot_use_cluster,
+    cluster_conf,
+    environment_of,
+    err,
+    fail,
+    load,
+    out,
+)
+from k2infra.model import Topology
+
+group = typer.Typer(help="Per-exchange monitoring: a health check or live view, and the Prometheus exporter, "
+                    "alert rules and Grafana dashboard.")
+
+
+@group.callback(invoke_without_command=True)
+def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOption = None,
+            bootstrap_servers: BootstrapOption = None,
+            group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Consumer group(s) to "
+                                                             "report lag for (--watch: default all).")] = None,
+            interval: Annotated[float, typer.Option(help="Seconds between the two offset samples "
+                                                         "(--watch: between refreshes).")] = 5.0,
+            as_json: JsonOption = False,
+            watch: Annotated[bool, typer.Option("--watch", help="Live view in the terminal, the design's "
+                                                "dashboard layout, until Ctrl-C.")] = False,
+            count: Annotated[int | None, typer.Option(hidden=True, help="--watch: stop after N refreshes.")] = None,
+            ) -> None:
+    """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded.
+
+    With a subcommand: exporter (Prometheus metrics), rules (Prometheus alerts), dashboard (Grafana)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import time
+
+    from k2infra.model.health import assess
+    from k2infra.observed.cluster import Unreachable, committed_offsets, end_offsets, observe_topics
+
+    topo = load(config, environment_of(stack, config))
+    conf = cluster_conf(stack, config, bootstrap_servers)
+    if watch:
+        _watch(topo, conf, interval, group or [], count)
+        return
+    try:
+        observed = observe_topics(conf)
+        partitions = {t.name: observed[t.name].partitions for t in topo.topics if t.name in observed}
+        before, started = end_offsets(conf, partitions), time.monotonic()
+        time.sleep(interval)
+        after, seconds = end_offsets(conf, partitions), time.monotonic() - started
+        committed = {g: committed_offsets(conf, g, partitions) for g in group or []}
+    except Unreachable as error:
+        cannot_use_cluster("k2 monitor", error)
+    report = assess(topo, before, after, seconds, committed)
+    if as_json:
+        out.print_json(json.dumps([e.to_dict() for e in report]))
+    else:
+        _print_health(report)
+    if any(e.status == "Degraded" for e in report):
+        raise typer.Exit(2)
+
+
+def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None) -> None:
+    from k2infra.monitoring.sample import ClusterSampler
+    from k2infra.monitoring.watch import watch
+
+    sampler = ClusterSampler(conf, timeout=max(min(interval, 10.0), 2.0))
+    names = [t.name for t in topo.topics]
+    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count)
+
+
+@group.command("exporter")
+def monitor_exporter(
+        config: ConfigOption = TOPICS, stack: StackOption = None,
+        outputs: Annotated[Path | None, typer.Option(envvar="K2_STACK_OUTPUTS", help="The stack outputs as JSON "
+                                                     "(`pulumi stack output --json`); default: ask Pulumi for "
+                                                     "--stack's.")] = None,
+        port: Annotated[int, typer.Option(help="Port to serve /metrics on.")] = 9308,
+        address: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+        timeout: Annotated[float, typer.Option(help="Seconds a scrape waits for the cluster and the registry.")] = 10.0,
+        groups: Annotated[str | None, typer.Option(help="Only consumer groups whose id matches this "
+                                                   "regular expression.")] = None,
+        reload: Annotated[float, typer.Option(help="Seconds between rereads of the stack outputs.")] = 300.0,
+        group_offsets: Annotated[bool, typer.Option(help="Also kafka_consumergroup_current_offset (one sample per "
+                                                    "group and partition).")] = False,
+) -> None:
+    """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
+
+    SASL and registry credentials: K2_KAFKA_USERNAME/PASSWORD, K2_SCHEMA_REGISTRY_USERNAME/PASSWORD,
+    K2_KAFKA_CA_LOCATION."""
+    import signal
+    import threading
+
+    from k2infra.monitoring.exporter import K2Collector, serve
+    from k2infra.monitoring.exposition import PortInUse
+    from k2infra.monitoring.registry import SubjectChecker
+    from k2infra.monitoring.sample import ClusterSampler
+    from k2infra.monitoring.target import Target, TargetError, load_target
+
+    def load() -> Target:
+        return load_target(stack, config.parent, outputs)
+
+    try:
+        target = load()
+        sampler = ClusterSampler(target.kafka_conf(), timeout, groups)
+        url, auth, verify = target.registry()
+    except TargetError as error:
+        fail(f"k2 monitor exporter: {error}")
+    collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,
+                            reload_every=reload, group_offsets=group_offsets)
+    try:
+        serve(collector, port, address)
+    except PortInUse as error:
+        fail(f"k2 monitor exporter: {error}")
+    out.print(f"k2 monitor exporter: serving http://{address}:{port}/metrics for {len(target.topics)} topics and "
+              f"{len(target.subjects)} subjects ({target.outputs.source}); Kafka {target.outputs.bootstrap_servers}, "
+              f"registry {url}", highlight=False)
+    list(collector.collect())  # a first look, so that an unreachable cluster or registry is said at once
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+@group.command("rules")
+def monitor_rules(config: ConfigOption = TOPICS, stack: StackOption = None, out_file: OutOption = None,
+                  check: Annotated[bool, typer.Option(help="Check the file with promtool.")] = False) -> None:
+    """A Prometheus rule file with the design's alerts, thresholds from topics.yaml's `monitoring:`."""
+    from k2infra.monitoring.rules import rules_yaml
+
+    text = rules_yaml(load(config, environment_of(stack, config)))
+    _write(text, out_file)
+    if check:
+        _promtool_check(text)
+
+
+@group.command("dashboard")
+def monitor_dashboard(config: ConfigOption = TOPICS, stack: StackOption = None,
+                      out_file: OutOption = None) -> None:
+    """An import-ready Grafana dashboard in the design's layout: overview, then one row per exchange."""
+    from k2infra.monitoring.dashboard import dashboard
+
+    _write(json.dumps(dashboard(load(config, environment_of(stack, config))), indent=2) + "\n", out_file)
+
+
+def _write(text: str, path: Path | None) -> None:
+    if path is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"k2: cannot write {path}: {error.strerror}")
+    err.print(f"wrote {path}", highlight=False)
+
+
+def _promtool_check(text: str) -> None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        fail("k2: promtool is not on PATH (scripts/bootstrap test installs it)")
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as file:
+        file.write(text)
+        file.flush()
+        done = subprocess.run([promtool, "check", "rules", file.name], capture_output=True, text=True)
+    said = (done.stdout + done.stderr).strip()
+    if done.returncode:
+        fail(said)
+    out.print(said, highlight=False)
+
+
+def _print_health(report: list) -> None:
+    for exchange in report:
+        out.print(f"Exchange: {exchange.exchange} ({exchange.asset_class})  status: {exchange.status}", highlight=False)
+        for t in exchange.topics:
+            lag = ", ".join(f"{g}: {n}" for g, n in t.lag.items()) or "no group given"
+            balance = "n/a" if t.imbalance is None else f"{t.imbalance:+.0%} busiest vs mean"
+            out.print(f"  {t.topic}: {t.messages_per_second} msgs/s, lag {lag}, {t.partitions} partitions "
+                      f"({balance}) {t.status}", highlight=False)
+            for alert in t.alerts:
+                out.print(f"    ! {alert}", highlight=False)

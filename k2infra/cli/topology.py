@@ -1,0 +1,124 @@
+"""`k2 topology`, `k2 validate`, `k2 acl` and `k2 plan`: what topics.yaml derives for a stack, checked without a
+cluster, and the topic plan against the live cluster without Pulumi."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from k2infra.cli.common import (
+    TOPICS,
+    BootstrapOption,
+    ConfigOption,
+    JsonOption,
+    StackOption,
+    cannot_use_cluster,
+    cluster_conf,
+    environment_of,
+    environments,
+    load,
+    out,
+)
+
+
+def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: JsonOption = False) -> None:
+    """Print the topics and subjects that topics.yaml derives for a stack."""
+    topo = load(config, environment_of(stack, config))
+    if as_json:
+        out.print_json(json.dumps(topo.to_dict()))
+        return
+    topics = Table(title=f"{len(topo.topics)} topics ({topo.environment})")
+    topics.add_column("topic", no_wrap=True)
+    for column in ("partitions", "replication", "config"):
+        topics.add_column(column)
+    for t in topo.topics:
+        config_text = ", ".join(f"{k}={v}" for k, v in sorted(t.config.items()))
+        topics.add_row(t.name, str(t.partitions), str(t.replication_factor), config_text)
+    subjects = Table(title=f"{len(topo.subjects)} subjects")
+    subjects.add_column("subject", no_wrap=True)
+    for column in ("schema", "compatibility", "topics"):
+        subjects.add_column(column)
+    for s in topo.subjects:
+        subjects.add_row(s.subject, s.schema_file, s.compatibility, "\n".join(s.topics))
+    out.print(topics)
+    out.print(subjects)
+
+
+def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:
+    """Check topics.yaml and its schemas for every environment (or one stack's); exit 1 on problems."""
+    environment = environment_of(stack, config)
+    for env in [environment] if environment else environments(config):
+        topo = load(config, env)
+        out.print(validated(config, topo.environment, len(topo.topics), len(topo.subjects)))
+
+
+def validated(config: Path, environment: str, topics: int, subjects: int) -> str:
+    return f"{config}: OK for {environment}: {topics} topics, {subjects} subjects"
+
+
+def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_servers: BootstrapOption = None,
+         as_json: JsonOption = False) -> None:
+    """What `pulumi up` would do to the cluster's topics, without Pulumi: exit 2 if a change is refused.
+
+    Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
+    retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
+    the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
+    """
+    from k2infra.model.plan import plan_topics
+    from k2infra.observed.cluster import Unreachable, observe_topics
+    from k2infra.observed.measure import measured
+
+    topo = load(config, environment_of(stack, config))
+    conf = cluster_conf(stack, config, bootstrap_servers)
+    try:
+        observed = observe_topics(conf)
+    except Unreachable as error:
+        cannot_use_cluster("k2 plan", error)
+    # Every market.* topic counts as managed, except the declared legacy topics (k2 migrate's sources).
+    result = plan_topics(topo, observed, {n: t for n, t in observed.items() if n not in topo.legacy_names})
+    summary = result.to_dict()
+    summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
+                         + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        for line in plan_lines(summary, conf["bootstrap.servers"]):
+            out.print(line, highlight=False)
+    if result.refusing:
+        raise typer.Exit(2)
+
+
+PLAN_MARKS = (("create", "+"), ("update", "~"), ("adopt", "="), ("retain", "!"), ("release", "!"), ("delete", "-"),
+              ("vanished", "?"), ("refused", "x"), ("losses", "x"), ("acknowledged", "!"), ("warnings", "*"))
+
+
+def plan_lines(plan: dict[str, list[str]], servers: str) -> list[str]:
+    """`k2 plan` for people: one line per change, marked by kind, then the count of unchanged topics."""
+    lines = [f"plan against {servers}:"]
+    lines += [f"  {mark} {kind:8} {item}" for kind, mark in PLAN_MARKS for item in plan[kind]]
+    return [*lines, f"{len(plan['unchanged'])} unchanged"]
+
+
+def acl(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: JsonOption = False) -> None:
+    """Each app, its principal and every Kafka ACL it gets (least privilege, derived from topics.yaml)."""
+    topo = load(config, environment_of(stack, config))
+    if as_json:
+        out.print_json(json.dumps({"environment": topo.environment, "access_control": topo.access_control,
+                                   "apps": [a.to_dict() for a in topo.apps]}))
+        return
+    enforced = "enforced" if topo.access_control else "not enforced here (environments.<env>.access_control)"
+    table = Table(title=f"{len(topo.apps)} apps, {sum(len(a.bindings) for a in topo.apps)} ACLs "
+                        f"({topo.environment}: {enforced})")
+    for column in ("app", "principal", "resource", "pattern", "name", "operations"):
+        table.add_column(column, no_wrap=column in ("name", "principal"))
+    for app in topo.apps:
+        rows: dict[tuple[str, str, str], list[str]] = {}
+        for b in app.bindings:
+            rows.setdefault((b.resource_type, b.pattern, b.name), []).append(b.operation)
+        for index, ((kind, pattern, name), operations) in enumerate(rows.items()):
+            table.add_row(app.name if index == 0 else "", app.principal if index == 0 else "", kind, pattern, name,
+                          ", ".join(sorted(operations)))
+    out.print(table)

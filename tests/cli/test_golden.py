@@ -1,0 +1,130 @@
+"""What people read, as golden files (kafka-gitops style): `k2 plan`, `k2 validate` and `k2 migrate plan`, the
+refusals included, each run through the real command with only the cluster faked. A change to what they print is
+reviewed as a diff of tests/cli/golden; regenerate with K2_UPDATE_GOLDEN=1 (the test then fails: read the diff).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+import k2infra.migration
+from k2infra.cli import app
+from k2infra.migration.dry_run import Check, DryRun, LegacyStatus, Refusals, Tally
+from k2infra.model.plan import ObservedTopic
+from k2infra.observed import cluster, measure
+from k2infra.observed.measure import RetentionCut
+from tests.conftest import make_project
+from tests.golden import check_golden_text
+from tests.model.plans import RETENTION_CUT, SHIPPED, observed_from, topology_from, without_asx_text
+
+runner = CliRunner()
+
+
+def transcript(args: list[str], result: Result) -> str:
+    """The command as typed, its exit code, and what it printed on each stream."""
+    return (f"$ k2 {' '.join(args)}\nexit {result.exit_code}\n--- stdout\n{result.stdout}--- stderr\n"
+            f"{result.stderr}")
+
+
+def k2(project: Path, args: list[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """`k2 ARGS` run in `project`, so that paths print as a user's would (topics.yaml:LINE)."""
+    monkeypatch.chdir(project)
+    return transcript(args, runner.invoke(app, args))
+
+
+# --- k2 plan: topics.yaml against a cluster that holds the shipped topology (or nothing) -----------------------
+
+def shipped_cluster(tmp_path: Path, change: Callable[[ObservedTopic], ObservedTopic] = lambda t: t,
+                    ) -> dict[str, ObservedTopic]:
+    return observed_from(topology_from(tmp_path / "shipped"), change)
+
+
+PLANS: dict[str, tuple[str, Callable[[Path], dict[str, ObservedTopic]]]] = {
+    "no-change": (SHIPPED, shipped_cluster),
+    "fresh-cluster": (SHIPPED, lambda _tmp: {}),
+    "partitions-increase": (SHIPPED.replace("partitions: 30", "partitions: 36"), shipped_cluster),
+    "partitions-decrease": (SHIPPED.replace("partitions: 40", "partitions: 20"), shipped_cluster),
+    "config-change": (SHIPPED.replace('"604800000"', '"1209600000"', 1), shipped_cluster),
+    "replication-change": (SHIPPED, lambda tmp: shipped_cluster(
+        tmp, lambda t: ObservedTopic(t.name, t.partitions, 3, t.config))),
+    "exchange-removed": (without_asx_text(), shipped_cluster),
+    "retention-cut": (RETENTION_CUT, shipped_cluster),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_k2_plan_golden(name, tmp_path, monkeypatch):
+    text, cluster_of = PLANS[name]
+    observed = cluster_of(tmp_path)
+    monkeypatch.setattr(cluster, "observe_topics", lambda conf, *args, **kwargs: dict(observed))
+    # What a retention cut would delete is measured on the live cluster (tests/e2e): a fixed measurement here.
+    monkeypatch.setattr(measure, "retention_cut",
+                        lambda conf, topic, partitions, new, **kwargs: RetentionCut(topic, 300, 500, 30_600))
+    project = make_project(tmp_path / "project", text)
+    check_golden_text(f"plan/{name}", k2(project, ["plan", "--config", "topics.yaml"], monkeypatch))
+
+
+# --- k2 validate: OK for every environment, for one stack, and a file with problems ----------------------------
+
+BROKEN = (SHIPPED.replace('compression.type: "lz4"', 'compression.typ: "lz4"', 1)
+          .replace('retention.ms: "604800000"   # 7 days', "retention.ms: a week", 1)
+          .replace('cleanup.policy: "compact"', 'cleanup.policy: "compacted"'))
+
+
+@pytest.mark.parametrize(("name", "text", "args"), [
+    ("ok", None, ["validate", "--config", "topics.yaml"]),
+    ("ok-one-stack", None, ["validate", "--config", "topics.yaml", "--stack", "prod"]),
+    ("problems", BROKEN, ["validate", "--config", "topics.yaml"]),
+    ("no-partitions", SHIPPED.replace("partitions: 40", "partitions: 0"), ["validate", "--config", "topics.yaml"]),
+    ("no-such-stack-environment", None, ["validate", "--config", "topics.yaml", "--stack", "staging"]),
+])
+def test_k2_validate_golden(name, text, args, tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project", text)
+    check_golden_text(f"validate/{name}", k2(project, args, monkeypatch))
+
+
+# --- k2 migrate plan: the dry run's report, every record routed, refused, or sent to a dead-letter topic --------
+
+def dry_run_report(ctx, sample, dead_letter, refused: bool) -> DryRun:
+    report = DryRun(ctx.stack, ctx.topology.environment, ctx.servers, ctx.group, sample, dead_letter)
+    report.legacy = [LegacyStatus("market.trades.raw", 6, 12_000, 3_000, read=12_000),
+                     LegacyStatus("market.quotes.raw", 6, 48_250, 0, read=48_250)]
+    report.targets = {"market.equities.trades.asx": Tally(7_000, 1_603_584), "market.crypto.trades.binance":
+                      Tally(5_000, 960_000), "market.equities.quotes.asx": Tally(48_000, 5_529_600)}
+    if refused:
+        report.targets["market.equities.quotes.asx"] = Tally(47_990, 5_528_448)
+        report.refused = {"unknown_exchange": Refusals(8, ["market.quotes.raw[2]@1041: exchange 'lse' is not "
+                                                          "declared under asset class 'equities'"]),
+                          "undecodable": Refusals(2, ["market.quotes.raw[5]@77: 13 bytes, not Avro"])}
+    report.create_topics = ["market.crypto.trades.binance"]
+    report.register_subjects = ["market.crypto.trades-value"]
+    report.decommission = ["market.quotes.raw", "market.trades.raw"]
+    report.checklist = [Check(True, "no consumer group reads the legacy topics"),
+                        Check(False, "no producer writes them: market.trades.raw was written 12 s ago"),
+                        Check(False, "every record copied: 60,250 record(s) not copied yet "
+                                     f"(k2 migrate run --stack {ctx.stack})")]
+    return report
+
+
+@pytest.mark.parametrize(("name", "refused", "extra"), [
+    ("routes-everything", False, []),
+    ("refused", True, []),
+    ("dead-letter", True, ["--dead-letter", "market.legacy.dead-letter"]),
+    ("sample", False, ["--sample", "1000"]),
+])
+def test_k2_migrate_plan_golden(name, refused, extra, tmp_path, monkeypatch):
+    monkeypatch.setattr(k2infra.migration, "dry_run", lambda ctx, sample, dead_letter: dry_run_report(
+        ctx, sample, dead_letter, refused))
+    project = make_project(tmp_path / "project")
+    args = ["migrate", "plan", "--stack", "dev", "--config", "topics.yaml", *extra]
+    check_golden_text(f"migrate-plan/{name}", k2(project, args, monkeypatch))
+
+
+def test_k2_migrate_plan_refuses_a_stack_whose_environment_topics_yaml_lacks(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project")
+    check_golden_text("migrate-plan/no-such-environment",
+                      k2(project, ["migrate", "plan", "--stack", "staging", "--config", "topics.yaml"], monkeypatch))
