@@ -120,7 +120,10 @@ def stack_config(platform: PlatformState) -> dict[str, str]:
 @pytest.fixture
 def new_stack(tmp_path: Path, platform: PlatformState, admin, registry):
     """A factory of fresh stacks; every stack it made is destroyed afterwards, pass or fail, and the shared
-    cluster and registry are emptied (destroy keeps what is not a throwaway stack's), so tests stay apart."""
+    cluster and registry are emptied (destroy keeps what is not a throwaway stack's), so tests stay apart. They are
+    emptied first as well: a test then does not depend on every earlier file of the session having cleaned up (under
+    two workers, test_pulumi_up once found a subject at version 2 after another file's test on its worker)."""
+    empty_platform(admin, registry, platform.schema_registry_url)
     made: list[PulumiStack] = []
 
     def make(name: str = "e2e", topology: Path | str | None = None, throwaway: bool = False) -> PulumiStack:

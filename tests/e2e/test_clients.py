@@ -339,7 +339,7 @@ def test_a_regex_consumer_receives_an_exchange_added_after_it_started(deployed, 
 
 
 APP = '''
-import sys, time, uuid
+import datetime, sys, time, uuid
 from k2infra.clients import DataType, get_consumer, get_producer
 
 trade = {"symbol": "BHP", "exchange": "asx", "trade_id": "app-" + uuid.uuid4().hex, "price": 45.5,
@@ -356,8 +356,10 @@ with get_consumer("app-" + uuid.uuid4().hex[:8], [topic], auto_offset_reset="ear
     while not mine() and time.monotonic() < deadline:
         consumer.process(received.append, timeout=0.5)
 mine = mine()
-# The decoded record is the trade, plus the schema's optional fields at their defaults.
-ok = len(mine) == 1 and mine[0].key == "BHP" and trade.items() <= mine[0].value.items()
+# The decoded record is the trade (its timestamp-micros fields as datetimes), plus the optional fields' defaults.
+epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+expected = {**trade, **{k: epoch + datetime.timedelta(microseconds=trade[k]) for k in ("event_time", "ingest_time")}}
+ok = len(mine) == 1 and mine[0].key == "BHP" and expected.items() <= mine[0].value.items()
 sys.exit(0 if ok else f"sent {trade}, received {[(r.key, r.value) for r in mine]}")
 '''
 

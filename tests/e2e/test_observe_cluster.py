@@ -1,4 +1,4 @@
-"""What observe.py reads from a real broker that the unit tests cannot fake: whether it runs an authorizer."""
+"""What k2infra.observed.cluster reads from a real broker that the unit tests cannot fake: whether it runs an authorizer."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
     here, so that a few dozen topics cross two chunk boundaries."""
     from confluent_kafka.admin import NewTopic
 
-    from k2infra import observe
+    from k2infra.observed import cluster as observe
     from tests.conftest import wait_for
     from tests.e2e.conftest import empty_platform, topics_on_cluster
 

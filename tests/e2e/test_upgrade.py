@@ -73,7 +73,10 @@ def pickled_modules(export: dict) -> dict[str, set[str]]:
     for resource in export["deployment"].get("resources", []):
         if resource.get("type") != DYNAMIC:
             continue
-        pickled = base64.b64decode(resource["inputs"]["__provider"])
+        provider = resource["inputs"]["__provider"]
+        if isinstance(provider, dict):  # a secret (the SDK marks the pickled provider so); export --show-secrets
+            provider = json.loads(provider["plaintext"])
+        pickled = base64.b64decode(provider)
         kind = resource["urn"].split("::")[-1]
         found[kind] = {m for m in ("k2infra.components.schema_subject", "k2infra.components.published_outputs",
                                    "k2infra.providers.schema_subject", "k2infra.providers.published_outputs")
@@ -113,7 +116,7 @@ def test_a_stack_of_the_previous_release_is_refreshed_and_destroyed_after_the_mo
         outputs = old.outputs()
         assert json.loads(published)["topics"] == outputs["topics"]
         # The previous release's state names the old module paths: what the shims are for.
-        pickled = pickled_modules(json.loads(old.run("stack", "export").stdout))
+        pickled = pickled_modules(json.loads(old.run("stack", "export", "--show-secrets").stdout))
         assert {kind: modules for kind, modules in pickled.items() if kind in DESIGN_SUBJECTS} == {
             s: {"k2infra.components.schema_subject"} for s in DESIGN_SUBJECTS}
         assert pickled["published-outputs"] == {"k2infra.components.published_outputs"}
@@ -124,7 +127,7 @@ def test_a_stack_of_the_previous_release_is_refreshed_and_destroyed_after_the_mo
         assert subjects_in_registry(registry) == DESIGN_SUBJECTS
         assert all(registry.get_versions(s) == [1] for s in DESIGN_SUBJECTS)
         assert {s: registry.get_latest_version(s).schema_id for s in DESIGN_SUBJECTS} == ids
-        assert pickled_modules(json.loads(new.run("stack", "export").stdout)) == pickled  # refresh keeps them
+        assert pickled_modules(json.loads(new.run("stack", "export", "--show-secrets").stdout)) == pickled  # refresh keeps them
         # This release's program plans nothing for the previous release's stack: same resources, same outputs.
         new.run("preview", "--expect-no-changes")
         assert new.outputs() == outputs
