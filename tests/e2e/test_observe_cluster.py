@@ -1,4 +1,5 @@
-"""What k2infra.observed.cluster reads from a real broker that the unit tests cannot fake: whether it runs an authorizer."""
+"""What k2infra.observed.cluster reads from a real broker that the unit tests cannot fake: whether it runs an
+authorizer."""
 
 from __future__ import annotations
 
