@@ -54,8 +54,11 @@ class ReleaseStack(PulumiStack):
 
 def previous_release(directory: Path) -> Path:
     """The previous release's program and its k2infra, as `git archive` of its commit gives them."""
-    done = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE, *PROGRAM],
-                          capture_output=True, timeout=120)
+    archive = ["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE, *PROGRAM]
+    done = subprocess.run(archive, capture_output=True, timeout=120)
+    if done.returncode != 0:  # a shallow clone lacks the commit: fetch the history from where it was cloned, once
+        subprocess.run(["git", "-C", str(ROOT), "fetch", "--quiet", "--unshallow"], capture_output=True, timeout=300)
+        done = subprocess.run(archive, capture_output=True, timeout=120)
     if done.returncode != 0:
         pytest.fail(f"cannot read release {PREVIOUS_RELEASE} from {ROOT}'s git history (a shallow clone?): "
                     f"{done.stderr.decode(errors='replace')}")
