@@ -19,6 +19,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from k2infra.observed.cluster import connect_timeout
+from k2infra.observed.failures import Unreachable
 from k2infra.observed.retry import retrying as retry
 
 T = TypeVar("T")
@@ -61,7 +63,11 @@ class Cluster:
     def partitions(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """Topic -> partition count, for the topics that exist (all of them when `names` is None)."""
         try:
-            metadata = self.admin.list_topics(timeout=self.timeout)
+            wait = connect_timeout(self.timeout)  # $K2_CONNECT_TIMEOUT, as for every other wait on the cluster
+        except Unreachable as err:
+            raise ClusterError(str(err)) from None
+        try:
+            metadata = self.admin.list_topics(timeout=wait)
         except KafkaException as err:
             raise ClusterError(f"cannot reach Kafka at {self.servers}: {err.args[0].str()}") from None
         wanted = None if names is None else set(names)
