@@ -190,10 +190,8 @@ class KafkaCluster:
             node_dir = self.base_dir / f"node-{node.node_id}"
             props = node_dir / "server.properties"
             node_dir.mkdir(parents=True, exist_ok=True)
-            if self.secure:  # it holds the admin's password
-                write_private(props, self._properties(node))
-            else:
-                props.write_text(self._properties(node))
+            # Owner-only from its creation on: it holds the admin's password (secure) or the SASL users' (not).
+            write_private(props, self._properties(node))
             (node_dir / "log4j2.properties").write_text(LOG4J2)
             if node.node_id not in existing:
                 args = ["format", "-t", wanted, "-c", str(props)]

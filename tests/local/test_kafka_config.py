@@ -4,7 +4,10 @@ registry's command line and storage, and the errors when the jars or the registr
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -92,6 +95,31 @@ def test_sasl_listener_lines(tmp_path: Path):
         'user_alice="alice-secret" user_k2-app="p@ss word";')
     assert props["inter.broker.listener.name"] == "PLAINTEXT"  # brokers and controllers stay on PLAINTEXT
     assert props["controller.listener.names"] == "CONTROLLER"
+
+
+def test_server_properties_with_sasl_passwords_are_owner_only_from_the_first_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The non-secure platform's SASL listener lists its users' passwords in server.properties: 0600 like the
+    # secure platform's, even under a umask that would leave a new file world-readable, and also when a 0644 file
+    # from an earlier version is there.
+    monkeypatch.setattr("k2infra.local.kafka.find_java", lambda minimum: "java")
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **_: subprocess.CompletedProcess(cmd, 0, "", ""))
+    cluster = KafkaCluster.with_ports(tmp_path / "kafka", [19092, 19093], [19192, 19193], sasl_ports=[19292, 19293],
+                                      sasl_users={"alice": "alice-secret"})
+    old = tmp_path / "kafka" / "node-2" / "server.properties"
+    old.parent.mkdir(parents=True)
+    old.write_text("listener.name.sasl.plain.sasl.jaas.config=... user_alice=\"alice-secret\";\n")
+    old.chmod(0o644)
+    previous = os.umask(0)
+    try:
+        cluster.format(new_cluster_id())
+    finally:
+        os.umask(previous)
+    for node in ("node-1", "node-2"):
+        props = tmp_path / "kafka" / node / "server.properties"
+        assert 'user_alice="alice-secret"' in props.read_text()
+        assert stat.S_IMODE(props.stat().st_mode) == 0o600, node
+    assert sorted(p.name for p in old.parent.iterdir()) == ["log4j2.properties", "server.properties"]  # no .tmp
 
 
 def test_no_sasl_listener_without_users(tmp_path: Path):
