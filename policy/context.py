@@ -8,7 +8,9 @@ The engine shows a policy one resource at a time and never the stack's config. T
   analyzed its component's environment has been seen; the stack rules run last of all. Until a
   component is seen, the stack name stands in: it is the program's own default for k2:environment.
 - topics.yaml and the stack's config files are read from the project directory, the working
-  directory the engine starts the pack in (K2_TOPICS_FILE overrides the topology file).
+  directory the engine starts the pack in (K2_TOPICS_FILE overrides the topology file). topics.yaml says
+  which environments are protected, and so held to the production rules; Pulumi.<stack>.yaml says which
+  secrets provider the stack has.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from typing import Any
 from k2infra.contracts.naming import EXCHANGE_TOPICS_TYPE, SCHEMA_SUBJECTS_TYPE
 from k2infra.model import TopologyError
 from policy.declared import DeclaredTopology
-from policy.design import PRODUCTION_ENVIRONMENTS
 from policy.resources import stack_of
 
 K2_COMPONENTS = (EXCHANGE_TOPICS_TYPE, SCHEMA_SUBJECTS_TYPE)
@@ -59,6 +60,8 @@ class Deployment:
         """The stack's environment: as its K2 components declare it, else the stack's name."""
         return self._environment or stack_of(urn)
 
-    @staticmethod
-    def is_production(environment: str) -> bool:
-        return environment in PRODUCTION_ENVIRONMENTS
+    def is_protected(self, environment: str) -> bool:
+        """Whether the production rules hold: topics.yaml's environments.<env>.protected, whatever the name; an
+        environment the file does not declare, or a file that cannot be read, counts as protected."""
+        topology = self.topology
+        return topology is None or topology.spec.protects(environment)

@@ -1,4 +1,5 @@
-"""Production credentials stay secret: never in plain text in the config files, the stack outputs or the state.
+"""Production credentials stay secret: never in plain text in the config files, the stack outputs or the state,
+and never under a passphrase: a protected environment's secrets need a key service (KMS).
 
 The Python policy SDK hands a policy every secret already decrypted, so whether a value was stored as a
 secret cannot be seen on the value itself. It can be seen where it is written down: the config files
@@ -16,24 +17,40 @@ from typing import Any
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
 
-from k2infra.contracts.settings import StackConfigFiles
+from k2infra.contracts.settings import SettingsError, StackConfigFiles, is_credential_key, protected_passphrase
 from policy.context import Deployment
-from policy.production import StackViolation, production_stack
+from policy.production import StackViolation, protected_stack
 from policy.resources import STACK, violation
 
-# Keys that hold credentials: saslPassword, schemaRegistryPassword, caCert, basic_auth...
-CREDENTIAL = re.compile(r"passw(or)?d|secret|token|credential|api_?key|private_?key|basic_?auth|ca_?cert",
-                        re.I)
 URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
 MIN_CREDENTIAL_LENGTH = 6  # shorter values would match ordinary text in outputs
 
 
-def plaintext_secrets(resources: Sequence[PolicyResource],
-                      deployment: Deployment) -> Iterator[StackViolation]:
-    environment, stack = production_stack(resources, deployment)
+def passphrase_provider(resources: Sequence[PolicyResource],
+                        deployment: Deployment) -> Iterator[StackViolation]:
+    environment, stack = protected_stack(resources, deployment)
     if environment is None:
         return
-    for file, key in config_in_plain_text(deployment.project_dir, stack):
+    try:
+        reason = StackConfigFiles.read(deployment.project_dir, stack).passphrase()
+    except SettingsError as err:
+        yield _unreadable(stack, err), None
+        return
+    if reason:
+        yield violation(f"stack {stack}", *protected_passphrase(stack, environment, reason)), None
+
+
+def plaintext_secrets(resources: Sequence[PolicyResource],
+                      deployment: Deployment) -> Iterator[StackViolation]:
+    environment, stack = protected_stack(resources, deployment)
+    if environment is None:
+        return
+    try:
+        plain = list(config_in_plain_text(deployment.project_dir, stack))
+    except SettingsError as err:
+        yield _unreadable(stack, err), None
+        plain = []
+    for file, key in plain:
         yield violation(f"stack config {key}",
                         f"stored in plain text in {file.name}, readable by anyone with the repository",
                         f"pulumi config set --secret {key} <value> --stack {stack}"), None
@@ -43,6 +60,11 @@ def plaintext_secrets(resources: Sequence[PolicyResource],
             yield from _stack_outputs(resource, known)
         elif not resource.resource_type.startswith("pulumi:providers:"):  # their schemas mark their secrets
             yield from _resource_secrets(resource)
+
+
+def _unreadable(stack: str, err: SettingsError) -> str:
+    return violation(f"stack {stack}", f"its config files cannot be read: {err}",
+                     f"correct Pulumi.yaml and Pulumi.{stack}.yaml")
 
 
 def _stack_outputs(stack: PolicyResource, known: set[str]) -> Iterator[StackViolation]:
@@ -74,7 +96,7 @@ def _plain_credentials(key: str, value: Any) -> Iterator[str]:
         if "secure" not in value:  # an encrypted value inside structured config
             for child, child_value in value.items():
                 yield from _plain_credentials(f"{key}.{child}", child_value)
-    elif CREDENTIAL.search(key.rsplit(".", 1)[-1]) and _filled(value):
+    elif is_credential_key(key) and _filled(value):
         yield key
 
 
@@ -83,7 +105,7 @@ def credential_values(resources: Sequence[PolicyResource]) -> set[str]:
     found: set[str] = set()
     for resource in resources:
         for key, value in _known_items(resource.props):
-            if CREDENTIAL.search(key) and isinstance(value, str) and len(value) >= MIN_CREDENTIAL_LENGTH:
+            if is_credential_key(key) and isinstance(value, str) and len(value) >= MIN_CREDENTIAL_LENGTH:
                 found.add(value)
                 user, _, password = value.partition(":")  # basic auth is user:password
                 if user and len(password) >= MIN_CREDENTIAL_LENGTH:
@@ -94,7 +116,7 @@ def credential_values(resources: Sequence[PolicyResource]) -> set[str]:
 def outputs_with_credentials(outputs: Mapping[str, Any], known: set[str]) -> Iterator[str]:
     for path, key, value in _leaves(outputs):
         text = str(value)
-        if (CREDENTIAL.search(key) and _filled(value)) or URL_WITH_PASSWORD.search(text) \
+        if (is_credential_key(key) and _filled(value)) or URL_WITH_PASSWORD.search(text) \
                 or any(secret in text for secret in known):
             yield path
 
@@ -102,7 +124,7 @@ def outputs_with_credentials(outputs: Mapping[str, Any], known: set[str]) -> Ite
 def undeclared_secret_outputs(resource: PolicyResource) -> Iterator[str]:
     declared = set(resource.opts.additional_secret_outputs or ())
     for key, value in _known_items(resource.props):
-        if CREDENTIAL.search(key) and _filled(value) and key not in declared:
+        if is_credential_key(key) and _filled(value) and key not in declared:
             yield key
 
 

@@ -15,7 +15,7 @@ MARKET_EVENTS = ("trades", "quotes")  # streams that expire: they need a retenti
 # gzip and "producer" (whatever each client sends) cost consumers latency the design cannot afford.
 ALLOWED_COMPRESSION = ("lz4", "snappy", "zstd")
 
-PRODUCTION_ENVIRONMENTS = ("prod",)
+# The production rules hold in every protected environment (topics.yaml), whatever its name.
 PROD_MIN_REPLICATION = 3  # survives one broker down while another restarts
 PROD_MIN_INSYNC = 2  # acks=all then means two copies of every trade
 

@@ -59,6 +59,7 @@ RULES: tuple[Rule | StackRule, ...] = (
          MANDATORY, "topic", partitions.guideline_bounds),
     Rule("reference-data-single-partition", "Reference data has 1 partition unless topics.yaml overrides it.",
          MANDATORY, "topic", partitions.reference_data_single),
+    # "Production" is every environment topics.yaml protects, whatever its name.
     Rule("prod-replication-factor", "Production topics have 3 replicas or more.",
          MANDATORY, "topic", production.replication_factor),
     Rule("prod-min-insync-replicas", "Production topics need 2 in-sync replicas or more per write.",
@@ -69,6 +70,8 @@ RULES: tuple[Rule | StackRule, ...] = (
               MANDATORY, production.transport_security),
     StackRule("prod-no-plaintext-secrets", "Production credentials are secrets, never plain text in config "
               "or outputs.", MANDATORY, credentials.plaintext_secrets),
+    StackRule("prod-no-passphrase-secrets", "Production stacks encrypt their secrets with a key service (KMS), "
+              "never a passphrase.", MANDATORY, credentials.passphrase_provider),
     Rule("subject-name", "Subjects are named market.{asset_class}.{data_type}-value with codes from "
          "topics.yaml.", MANDATORY, "subject", naming.check_subject_name),
     Rule("subject-backward-compatible", "Subjects are BACKWARD compatible or stricter.",

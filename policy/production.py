@@ -1,4 +1,5 @@
-"""Production: no single broker loses a trade, and nobody reads or writes the feed unauthenticated.
+"""Production: no single broker loses a trade, and nobody reads or writes the feed unauthenticated, in every
+environment topics.yaml protects (prod, prod-eu...), whatever its name.
 
 Topic rules run per resource; the provider rule looks at the whole stack, because the provider is
 registered before anything says which environment the stack is for.
@@ -18,7 +19,7 @@ StackViolation = tuple[str, str | None]  # message, URN of the resource it is ab
 
 
 def replication_factor(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
-    if not deployment.is_production(topic.environment) or topic.replication_factor is None:
+    if not deployment.is_protected(topic.environment) or topic.replication_factor is None:
         return
     if topic.replication_factor < PROD_MIN_REPLICATION:
         yield violation(topic.name, f"replication factor {topic.replication_factor} in {topic.environment} "
@@ -28,7 +29,7 @@ def replication_factor(topic: TopicResource, deployment: Deployment) -> Iterator
 
 
 def min_insync_replicas(topic: TopicResource, deployment: Deployment) -> Iterator[str]:
-    if not deployment.is_production(topic.environment):
+    if not deployment.is_protected(topic.environment):
         return
     value = topic.config.get("min.insync.replicas")
     replicas = as_int(value)
@@ -42,7 +43,7 @@ def min_insync_replicas(topic: TopicResource, deployment: Deployment) -> Iterato
 
 def transport_security(resources: Sequence[PolicyResource],
                        deployment: Deployment) -> Iterator[StackViolation]:
-    environment, stack = production_stack(resources, deployment)
+    environment, stack = protected_stack(resources, deployment)
     if environment is None:
         return
     for resource in resources:
@@ -66,9 +67,9 @@ def transport_security(resources: Sequence[PolicyResource],
                             "CA is private)"), resource.urn
 
 
-def production_stack(resources: Sequence[PolicyResource], deployment: Deployment) -> tuple[str | None, str]:
-    """(the environment if the stack is a production one, else None; the stack's name)."""
+def protected_stack(resources: Sequence[PolicyResource], deployment: Deployment) -> tuple[str | None, str]:
+    """(the environment if the stack's is protected, else None; the stack's name)."""
     if not resources:
         return None, ""
     environment = deployment.environment(resources[0].urn)
-    return (environment if deployment.is_production(environment) else None), stack_of(resources[0].urn)
+    return (environment if deployment.is_protected(environment) else None), stack_of(resources[0].urn)

@@ -8,6 +8,7 @@ reports whether a value is stored encrypted (`secure:`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,18 @@ CLUSTER_MODES: tuple[str, ...] = get_args(ClusterMode)
 # Credentials: only ever set with `pulumi config set --secret`.
 SECRET_KEYS = ("saslPassword", "schemaRegistryPassword", "caCert")
 DEFAULT_TOPICS_FILE = "topics.yaml"
+# What names a credential, wherever a key is written (Pulumi config, Kafka's dotted keys, resource inputs, outputs):
+# saslPassword, ssl.key.password, sasl.jaas.config, clientKeyPassphrase, adminPwd, apiKey, basic_auth, caCert...
+# `auth` only as a word of its own (proxyAuth, sasl.auth), never inside author, authority or authorizer.
+CREDENTIAL_KEY = re.compile(
+    r"passw(?:or)?d|passphrase|pwd|secret|token|credential|jaas|keystore|api_?key|private_?key|access_?key"
+    r"|client_?key|basic_?auth|ca_?cert|"
+    r"(?-i:(?<![A-Za-z])[aA]uth(?![a-z])|(?<=[a-z])Auth(?![a-z])|(?<![A-Za-z])AUTH(?![A-Za-z]))", re.I)
+
+
+def is_credential_key(key: str) -> bool:
+    """Whether a config key, property or output names a credential (the namespace, e.g. `k2:`, aside)."""
+    return CREDENTIAL_KEY.search(key.split(":", 1)[-1]) is not None
 
 
 class SettingsError(ValueError):
@@ -186,6 +199,8 @@ class StackConfigFiles:
     entries: tuple[ConfigEntry, ...]
     secrets_provider: str | None = None  # secretsprovider: awskms://..., passphrase; None for the default
     encrypted_key: str | None = None  # encryptedkey: the data key, encrypted by that provider
+    encryption_salt: str | None = None  # encryptionsalt: written for a passphrase provider only
+    stack_file: str = ""  # Pulumi.<stack>.yaml, as it is named in messages
 
     @classmethod
     def read(cls, project_dir: Path, stack: str) -> StackConfigFiles:
@@ -195,13 +210,35 @@ class StackConfigFiles:
         stack_file = _yaml(stack_dir / f"Pulumi.{stack}.yaml")
         entries = [*_entries(project_file, project, project_style=True),
                    *_entries(stack_dir / f"Pulumi.{stack}.yaml", stack_file)]
-        return cls(tuple(entries), stack_file.get("secretsprovider"), stack_file.get("encryptedkey"))
+        return cls(tuple(entries), _text(stack_file.get("secretsprovider")), _text(stack_file.get("encryptedkey")),
+                   _text(stack_file.get("encryptionsalt")), f"Pulumi.{stack}.yaml")
+
+    def passphrase(self) -> str | None:
+        """Why the stack's secrets hang on a passphrase, as its stack file shows; None when a key service (KMS,
+        Vault, Pulumi Cloud) holds them. `pulumi stack init` writes only an encryptionsalt for a passphrase."""
+        if self.secrets_provider == "passphrase":
+            return f"{self.stack_file} names secretsprovider: passphrase"
+        if self.secrets_provider:
+            return None
+        if self.encryption_salt:
+            return f"{self.stack_file} holds a passphrase's encryptionsalt"
+        return f"{self.stack_file} names no secretsprovider, and a file or S3 backend then uses a passphrase"
 
     def value(self, key: str, default: Any = None) -> Any:
         """The plain value of k2:`key` (the stack file wins); None for an encrypted one."""
         full = key if ":" in key else f"{NAMESPACE}:{key}"
         found = [e for e in self.entries if e.key == full]
         return found[-1].value if found else default
+
+
+def protected_passphrase(stack: str, environment: str, reason: str) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for a protected environment's stack whose secrets hang on a passphrase: the
+    policy pack and `k2 team-backend check` say it in the same words."""
+    key = "'awskms://alias/<team-key>?region=<region>'"
+    return (f"environment {environment} is protected, yet stack {stack}'s secrets are encrypted with a passphrase "
+            f"({reason}): whoever has or guesses it decrypts them, and the dev stacks' passphrase is public",
+            f"pulumi stack change-secrets-provider --stack {stack} {key} (a new stack: pulumi stack init {stack} "
+            f"--secrets-provider {key}), then commit Pulumi.{stack}.yaml (docs/team-operations.md)")
 
 
 def project_name(project_dir: Path) -> str:
@@ -223,11 +260,21 @@ def _entries(file: Path, document: Mapping[str, Any], project_style: bool = Fals
             yield ConfigEntry(file, str(key), value, False)
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
 def _yaml(file: Path) -> Mapping[str, Any]:
     try:
         data = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
     except OSError:
         return {}
+    except UnicodeDecodeError as err:
+        line = err.object[:err.start].count(b"\n") + 1
+        raise SettingsError(f"{file}:{line}: byte {err.object[err.start]:#04x} is not UTF-8: save the file as "
+                            "UTF-8 text") from None
+    except RecursionError:
+        raise SettingsError(f"{file}: nested too deeply to read: a stack file is flat key: value config") from None
     except YAMLError as err:
         raise SettingsError(f"{file}: not valid YAML: {err}") from None
     return data if isinstance(data, Mapping) else {}

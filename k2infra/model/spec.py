@@ -163,3 +163,10 @@ class TopologySpec(_Spec):
     # Alert thresholds per environment and exchange (k2 monitor rules); optional: the design's by default.
     monitoring: MonitoringSpec | None = None
     legacy_topics: dict[StrictStr, LegacyTopicSpec] = {}
+
+    def protects(self, environment: str) -> bool:
+        """Whether the production rules hold for `environment` (the policy pack, `k2 team-backend check`): its
+        `protected`, whatever its name. One the file does not declare counts as protected: the program refuses to
+        deploy it anyway, and a misspelt or new name (prod-eu) must not be what lets a stack skip the rules."""
+        declared = self.environments.get(environment)
+        return declared is None or declared.protected

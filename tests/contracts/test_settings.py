@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from k2infra.contracts.settings import DockerSettings, SettingsError, StackConfigFiles, StackSettings
+from k2infra.contracts.settings import DockerSettings, SettingsError, StackConfigFiles, StackSettings, is_credential_key
 from tests.conftest import ROOT
 
 
@@ -91,3 +91,53 @@ def test_docker_images_default_to_the_versions_the_bootstrap_fetches():
     kafka, apicurio = (env[f"export K2_{k}_VERSION"].split()[0] for k in ("KAFKA", "APICURIO"))
     assert DockerSettings().kafka_image == f"localhost/k2/kafka:{kafka}"
     assert DockerSettings().registry_image == f"localhost/k2/apicurio:{apicurio}"
+
+
+@pytest.mark.parametrize(("stack_file", "reason"), [
+    ("encryptionsalt: v1:fRmx3wfZcF0=:v1:FW9O\n", "Pulumi.prod.yaml holds a passphrase's encryptionsalt"),
+    ("secretsprovider: passphrase\n", "Pulumi.prod.yaml names secretsprovider: passphrase"),
+    ("config: {}\n", "Pulumi.prod.yaml names no secretsprovider, and a file or S3 backend then uses a passphrase"),
+    ("secretsprovider: awskms://alias/k2-team-a?region=eu-west-1\nencryptedkey: AQICAHh0\n", None),
+    ("secretsprovider: hashivault://k2\n", None),
+])
+def test_the_stack_file_says_whether_its_secrets_hang_on_a_passphrase(tmp_path, stack_file, reason):
+    # `pulumi stack init` writes only an encryptionsalt for a passphrase, a secretsprovider for a key service.
+    assert StackConfigFiles.read(write(tmp_path / "p", "prod", stack_file), "prod").passphrase() == reason
+
+
+def test_a_missing_stack_file_counts_as_a_passphrase_stack(tmp_path):
+    project = write(tmp_path / "p", "dev", "config: {}\n")
+    assert StackConfigFiles.read(project, "prod").passphrase() == (
+        "Pulumi.prod.yaml names no secretsprovider, and a file or S3 backend then uses a passphrase")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"config:\n  k2:tls: \xff\n", r"Pulumi\.dev\.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 text$"),
+    (b"config:\n  k2:tls: a\x00b\n", r"Pulumi\.dev\.yaml: not valid YAML"),
+    (b"config: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"Pulumi\.dev\.yaml: (nested too deeply|not valid YAML)"),
+])
+def test_a_stack_file_that_is_not_text_is_named_not_a_traceback(tmp_path, content, message):
+    project = write(tmp_path / "p", "dev", "")
+    (project / "Pulumi.dev.yaml").write_bytes(content)
+    with pytest.raises(SettingsError, match=message):
+        StackConfigFiles.read(project, "dev")
+
+
+CREDENTIALS = ["k2:saslPassword", "k2:schemaRegistryPassword", "k2:caCert", "k2:clientKeyPassphrase", "passphrase",
+               "k2:adminPwd", "pwd", "k2:saslJaas", "sasl.jaas.config", "ssl.key.password", "ssl.keystore.key",
+               "k2:keystore", "k2:secret", "k2:clientSecret", "token", "k2:authToken", "k2:credentials",
+               "apikey", "apiKey", "api_key", "k2:privateKey", "private_key", "k2:accessKey", "basic_auth", "auth",
+               "k2:auth", "k2:proxyAuth", "sasl.auth", "AUTH_TOKEN"]
+NOT_CREDENTIALS = ["k2:saslUsername", "k2:saslMechanism", "k2:bootstrapServers", "k2:schemaRegistryUrl", "k2:tls",
+                   "k2:environment", "k2:topicsFile", "k2:cluster", "author", "authority", "k2:authorizer",
+                   "authorizer.class.name", "authentication", "oauth", "OAuth", "security_protocol"]
+
+
+@pytest.mark.parametrize("key", CREDENTIALS)
+def test_keys_that_name_a_credential(key):
+    assert is_credential_key(key)
+
+
+@pytest.mark.parametrize("key", NOT_CREDENTIALS)
+def test_keys_that_name_no_credential(key):
+    assert not is_credential_key(key)

@@ -17,6 +17,7 @@ from tests.policy.harness import STACK, Analyzer, Resource, Violation
 
 SHIPPED_TOPICS = (ROOT / "topics.yaml").read_text()
 PROD_CLUSTER = ("kafka-1.prod.k2.internal:9093", "kafka-2.prod.k2.internal:9093")
+KMS_PROVIDER = "awskms://alias/k2-team-a?region=eu-west-1"
 
 
 def stack_resource(stack: str = "dev", outputs: dict[str, Any] | None = None) -> Resource:

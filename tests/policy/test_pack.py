@@ -11,7 +11,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from policy.context import Deployment
 from policy.pack import RULES, StackRule, k2_policies
 from tests.conftest import FIXTURES
-from tests.policy.conftest import PROD_CLUSTER, derived, kafka_provider, program
+from tests.policy.conftest import KMS_PROVIDER, PROD_CLUSTER, derived, kafka_provider, program
 from tests.policy.harness import Analyzer
 
 ADVISORY = {"symbols-per-partition", "partitions-for-message-rate"}
@@ -19,7 +19,7 @@ ADVISORY = {"symbols-per-partition", "partitions-for-message-rate"}
 
 def test_every_rule_is_named_once_and_mandatory_unless_it_is_advice(project: Path):
     policies = k2_policies(Deployment(project))
-    assert len({p.name for p in policies}) == len(RULES) == 15
+    assert len({p.name for p in policies}) == len(RULES) == 16
     for policy in policies:
         expected = EnforcementLevel.ADVISORY if policy.name in ADVISORY else EnforcementLevel.MANDATORY
         assert policy.enforcement_level == expected, policy.name
@@ -33,6 +33,8 @@ def test_every_rule_is_named_once_and_mandatory_unless_it_is_advice(project: Pat
 def test_the_shipped_topology_passes_every_rule(project: Path, environment: str):
     provider = (kafka_provider("prod", tls=True, servers=PROD_CLUSTER) if environment == "prod"
                 else kafka_provider("dev"))
+    with (project / "Pulumi.prod.yaml").open("a") as stack_file:  # as `pulumi stack init --secrets-provider` writes
+        stack_file.write(f"secretsprovider: {KMS_PROVIDER}\nencryptedkey: AQICAHh0ZXN0\n")
     resources = program(derived(project, environment), provider, stack=environment)
     assert len(resources) == 2 + 2 + 6 + 1 + 6  # stack, provider, 2 exchanges with 3 topics, subjects
     assert Analyzer(project).analyze_all(resources) == []
@@ -50,6 +52,7 @@ def test_a_prod_topology_with_one_replica_fails(project: Path):
                                          .replace("min_insync_replicas: 2", "min_insync_replicas: 1"))
     found = Analyzer(project).analyze_all(program(derived(project, "prod"), kafka_provider("prod"), stack="prod"))
     counts = {name: sum(v.policy == name for v in found) for name in {v.policy for v in found}}
+    # The shipped Pulumi.prod.yaml names no secrets provider yet: a passphrase, on a file or S3 backend.
     assert counts == {"prod-replication-factor": 6, "prod-min-insync-replicas": 6,
-                      "prod-kafka-transport-security": 1}
+                      "prod-kafka-transport-security": 1, "prod-no-passphrase-secrets": 1}
     assert {v.level for v in found} == {"mandatory"}

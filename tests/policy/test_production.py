@@ -1,5 +1,6 @@
-"""prod-replication-factor, prod-min-insync-replicas, prod-kafka-transport-security, prod-no-plaintext-secrets:
-each applies where the stack's environment is prod, and nowhere else."""
+"""prod-replication-factor, prod-min-insync-replicas, prod-kafka-transport-security, prod-no-plaintext-secrets,
+prod-no-passphrase-secrets: each applies where topics.yaml protects the stack's environment, whatever its name (and
+where it cannot tell: an environment it does not declare, a file it cannot read), and nowhere else."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.policy.conftest import (
+    KMS_PROVIDER,
     PROD_CLUSTER,
+    SHIPPED_TOPICS,
     exchange_topics,
     kafka_provider,
     of,
@@ -185,3 +188,128 @@ def test_credentials_not_declared_secret_on_a_resource_fail(analyzer: Analyzer):
             "additional_secret_outputs") in found.message
     assert "Fix: pass it as pulumi.Output.secret(...) and add additional_secret_outputs=['basic_auth']" \
         in found.message
+
+
+# --- every protected environment, whatever its name ----------------------------------------------------------
+
+PROD_EU = SHIPPED_TOPICS.replace("  prod:\n", "  prod-eu:\n    replication_factor: 3\n    min_insync_replicas: 2\n"
+                                 "    protected: true\n  prod:\n")
+
+
+def test_a_protected_environment_under_another_name_gets_the_production_rules(analyzer_for, project: Path):
+    analyzer = analyzer_for(PROD_EU)
+    [found] = of("prod-replication-factor", prod_topic(analyzer, 1, environment="prod-eu", stack="prod-eu"))
+    assert "market.equities.trades.asx: replication factor 1 in prod-eu is below 3" in found.message
+    assert "Fix: set environments.prod-eu.replication_factor: 3" in found.message
+    provider = kafka_provider("prod-eu", servers=PROD_CLUSTER)
+    resources = prod_stack(provider, environment="prod-eu", stack="prod-eu")
+    [plain] = of("prod-kafka-transport-security", analyzer.analyze_all(resources))
+    assert "in prod-eu without TLS or SASL" in plain.message
+    (project / "Pulumi.prod-eu.yaml").write_text("config:\n  k2:environment: prod-eu\n  k2:saslPassword: in-clear\n")
+    [leak] = secrets(analyzer, stack="prod-eu", environment="prod-eu")
+    assert "stack config k2:saslPassword: stored in plain text in Pulumi.prod-eu.yaml" in leak.message
+
+
+def test_an_environment_named_prod_that_topics_yaml_does_not_protect_is_not_held_to_them(analyzer_for):
+    analyzer = analyzer_for(SHIPPED_TOPICS.replace("    protected: true\n", ""))
+    assert of("prod-replication-factor", prod_topic(analyzer, 1)) == []
+
+
+@pytest.mark.parametrize("environment", ["prod-eu", "staging"])
+def test_an_environment_topics_yaml_does_not_declare_counts_as_protected(analyzer: Analyzer, environment: str):
+    # The program refuses to deploy it ("no environment 'prod-eu'"); the pack does not wave it through meanwhile.
+    [found] = of("prod-replication-factor", prod_topic(analyzer, 1, environment=environment, stack=environment))
+    assert f"replication factor 1 in {environment} is below 3" in found.message
+
+
+def test_when_topics_yaml_cannot_be_read_every_environment_counts_as_protected(analyzer_for):
+    analyzer = analyzer_for("asset_classes: [unclosed\n")
+    assert of("prod-replication-factor", prod_topic(analyzer, 1, environment="dev", stack="dev"))
+
+
+# --- prod-no-passphrase-secrets --------------------------------------------------------------------------------
+
+def passphrase(analyzer: Analyzer, stack: str = "prod", environment: str = "prod") -> list[Violation]:
+    provider = kafka_provider(stack, tls=True, servers=PROD_CLUSTER)
+    return of("prod-no-passphrase-secrets", analyzer.analyze_all(prod_stack(provider, environment=environment,
+                                                                            stack=stack)))
+
+
+@pytest.mark.parametrize(("stack_file", "reason"), [
+    ("encryptionsalt: v1:fRmx3wfZcF0=:v1:FW9OxvTY1kA/Fn4F:uIDxrcIWY6opETEyYvL+1LnWjzhv/Q==\n",
+     "Pulumi.prod.yaml holds a passphrase's encryptionsalt"),
+    ("secretsprovider: passphrase\n", "Pulumi.prod.yaml names secretsprovider: passphrase"),
+    ("", "Pulumi.prod.yaml names no secretsprovider, and a file or S3 backend then uses a passphrase"),
+])
+def test_a_protected_stack_under_a_passphrase_fails(analyzer: Analyzer, project: Path, stack_file: str, reason: str):
+    # `export PULUMI_CONFIG_PASSPHRASE=k2-dev-only` then `pulumi stack init prod` writes the first of these.
+    set_config(project, "Pulumi.prod.yaml", stack_file)
+    [found] = passphrase(analyzer)
+    assert found.level == "mandatory" and found.urn == ""
+    assert found.message.endswith(
+        f"stack prod: environment prod is protected, yet stack prod's secrets are encrypted with a passphrase "
+        f"({reason}): whoever has or guesses it decrypts them, and the dev stacks' passphrase is public. "
+        "Fix: pulumi stack change-secrets-provider --stack prod 'awskms://alias/<team-key>?region=<region>' "
+        "(a new stack: pulumi stack init prod --secrets-provider 'awskms://alias/<team-key>?region=<region>'), "
+        "then commit Pulumi.prod.yaml (docs/team-operations.md).")
+
+
+def test_a_protected_stack_under_a_kms_key_passes(analyzer: Analyzer, project: Path):
+    set_config(project, "Pulumi.prod.yaml", f"secretsprovider: {KMS_PROVIDER}\nencryptedkey: AQICAHh0ZXN0\n")
+    assert passphrase(analyzer) == []
+
+
+def test_the_dev_stack_keeps_its_passphrase(analyzer: Analyzer):
+    assert "encryptionsalt:" in (analyzer.deployment.project_dir / "Pulumi.dev.yaml").read_text()
+    assert passphrase(analyzer, stack="dev", environment="dev") == []
+
+
+def test_a_protected_environment_under_another_name_refuses_a_passphrase(analyzer_for, project: Path):
+    analyzer = analyzer_for(PROD_EU)
+    (project / "Pulumi.prod-eu.yaml").write_text("config:\n  k2:environment: prod-eu\nencryptionsalt: v1:abc\n")
+    [found] = passphrase(analyzer, stack="prod-eu", environment="prod-eu")
+    assert "environment prod-eu is protected, yet stack prod-eu's secrets are encrypted with a passphrase " \
+           "(Pulumi.prod-eu.yaml holds a passphrase's encryptionsalt)" in found.message
+
+
+def test_an_unreadable_stack_file_is_named_not_a_crash(analyzer: Analyzer, project: Path):
+    (project / "Pulumi.prod.yaml").write_bytes(b"config:\n  k2:tls: \xff\n")
+    found = of("prod-no-passphrase-secrets", analyzer.analyze_all(
+        prod_stack(kafka_provider("prod", tls=True, servers=PROD_CLUSTER))))
+    [message] = [v.message for v in found]
+    assert "stack prod: its config files cannot be read: " in message
+    assert "Pulumi.prod.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 text" in message
+
+
+# --- the credential keys -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["k2:clientKeyPassphrase", "k2:adminPwd", "k2:saslJaas", "kafka:sasl.jaas.config",
+                                 "k2:ssl.key.password", "k2:keystore", "k2:apiKey", "k2:api_key", "k2:auth",
+                                 "k2:privateKey", "k2:clientSecret", "k2:authToken", "k2:credential"])
+def test_every_kind_of_credential_in_plain_text_fails(analyzer: Analyzer, project: Path, key: str):
+    set_config(project, "Pulumi.prod.yaml", f"  {key}: in-clear-value\n")
+    [found] = secrets(analyzer)
+    assert f"stack config {key}: stored in plain text in Pulumi.prod.yaml" in found.message
+
+
+def test_structured_config_is_checked_by_its_whole_key(analyzer: Analyzer, project: Path):
+    set_config(project, "Pulumi.prod.yaml", "  k2:kafka:\n    sasl.jaas.config: PlainLoginModule required ...\n"
+                                            "    sasl.mechanism: PLAIN\n")
+    [found] = secrets(analyzer)
+    assert "stack config k2:kafka.sasl.jaas.config: stored in plain text" in found.message
+
+
+@pytest.mark.parametrize("key", ["k2:authorizer", "k2:securityProtocol", "k2:author"])
+def test_keys_that_merely_look_like_credentials_pass(analyzer: Analyzer, project: Path, key: str):
+    set_config(project, "Pulumi.prod.yaml", f"  {key}: plain-value\n")
+    assert secrets(analyzer) == []
+
+
+@pytest.mark.parametrize(("outputs", "name"), [
+    ({"passphrase": "correct horse"}, "passphrase"),
+    ({"kafka": {"sasl.jaas.config": "PlainLoginModule required"}}, "kafka.sasl.jaas.config"),
+    ({"admin_pwd": "hunter22"}, "admin_pwd"),
+])
+def test_new_credential_keys_in_stack_outputs_fail(analyzer: Analyzer, outputs, name):
+    [found] = secrets(analyzer, outputs=outputs)
+    assert f"stack output {name}: carries a credential" in found.message
