@@ -7,6 +7,7 @@
 before Pulumi touches the backend: credentials present, the state bucket there and readable, and the
 stack's secrets provider usable (its KMS key decrypts the stack's data key, or a passphrase is set), each
 failure named with what to set. Pulumi itself says only what its AWS SDK says (see docs/team-operations.md).
+A stack of a protected environment (topics.yaml) under a passphrase is a failure, passphrase set or not.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 
 from k2infra.backend.aws_access import CREDENTIALS_HINT, REFUSED_CREDENTIALS, aws_error, client_for, explain
 from k2infra.contracts.locations import AwsTarget
-from k2infra.contracts.settings import StackConfigFiles
+from k2infra.contracts.settings import SettingsError, StackConfigFiles, protected_passphrase
+from k2infra.model import TopologyError, read_spec
 
 BACKEND_VAR = "PULUMI_BACKEND_URL"
 
@@ -125,23 +127,48 @@ def _state_bucket_problem(err: Exception, backend: S3Backend) -> str:
     return explain(err, doing, BACKEND_VAR)
 
 
-def stack_secrets(project: Path, stack: str) -> tuple[str | None, str | None]:
-    """(secretsprovider, encryptedkey) from Pulumi.<stack>.yaml, as `pulumi stack init` wrote them (read by the
-    settings contract, the one reader of a stack's config files)."""
-    files = StackConfigFiles.read(project, stack)
-    return files.secrets_provider, files.encrypted_key
+def protected_environment(files: StackConfigFiles, stack: str, topics_file: Path, report: Report) -> str | None:
+    """The stack's environment (k2:environment, else the stack's name) if topics.yaml protects it, else None.
+    As in the policy pack, an environment the file does not declare, or a file that cannot be read, counts."""
+    environment = str(files.value("environment") or stack)
+    try:
+        protects = read_spec(topics_file).protects(environment)
+    except TopologyError as err:
+        first = err.problems[0] if err.problems else err
+        report.note(f"stack {stack}: environment {environment} is checked as a protected one: the topology cannot "
+                    f"be read ({first})")
+        return environment
+    return environment if protects else None
 
 
-def check_secrets(project: Path, stack: str, report: Report) -> None:
-    provider, encrypted_key = stack_secrets(project, stack)
-    if not provider or provider == "passphrase":
-        if os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
-            report.ok(f"stack {stack}: passphrase secrets provider, and a passphrase is set")
-        else:
-            report.problem(f"stack {stack} encrypts its secrets with a passphrase: set PULUMI_CONFIG_PASSPHRASE "
-                           "(or PULUMI_CONFIG_PASSPHRASE_FILE); for a shared stack, move it to KMS: "
-                           f"pulumi stack change-secrets-provider --stack {stack} 'awskms://alias/...?region=...'")
+def check_secrets(project: Path, stack: str, report: Report, topics_file: Path | None = None) -> None:
+    try:
+        files = StackConfigFiles.read(project, stack)
+    except SettingsError as err:
+        report.problem(f"stack {stack}: {err}")
         return
+    reason = files.passphrase()
+    if reason:
+        _check_passphrase(files, stack, reason, topics_file or project / "topics.yaml", report)
+    else:
+        _check_key_service(files, stack, report)
+
+
+def _check_passphrase(files: StackConfigFiles, stack: str, reason: str, topics_file: Path, report: Report) -> None:
+    environment = protected_environment(files, stack, topics_file, report)
+    if environment:  # the dev passphrase is public: set or not, it protects nothing
+        problem, fix = protected_passphrase(stack, environment, reason)
+        report.problem(f"stack {stack}: {problem}: {fix}")
+    elif os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        report.ok(f"stack {stack}: passphrase secrets provider, and a passphrase is set")
+    else:
+        report.problem(f"stack {stack} encrypts its secrets with a passphrase: set PULUMI_CONFIG_PASSPHRASE "
+                       "(or PULUMI_CONFIG_PASSPHRASE_FILE); for a shared stack, move it to KMS: "
+                       f"pulumi stack change-secrets-provider --stack {stack} 'awskms://alias/...?region=...'")
+
+
+def _check_key_service(files: StackConfigFiles, stack: str, report: Report) -> None:
+    provider, encrypted_key = str(files.secrets_provider), files.encrypted_key
     if not provider.startswith("awskms://"):
         report.note(f"stack {stack}: secrets provider {provider}: only awskms:// is checked here")
         return

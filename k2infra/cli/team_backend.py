@@ -44,15 +44,16 @@ def check(stack: Annotated[list[str] | None, typer.Option("--stack", "-s", help=
     """Check $PULUMI_BACKEND_URL and each stack's secrets provider before Pulumi touches them; exit 1 on a problem.
 
     Credentials present, the state bucket there and readable, and the stack's secrets provider usable (its KMS key
-    decrypts the stack's data key, or a passphrase is set), each failure named with what to set. The stacks'
-    Pulumi.<stack>.yaml are beside the topology file (--config).
+    decrypts the stack's data key, or a passphrase is set), each failure named with what to set. A protected
+    environment's stack (topics.yaml) under a passphrase fails. The stacks' Pulumi.<stack>.yaml are beside the
+    topology file (--config).
     """
     from k2infra.backend.team_backend import BACKEND_VAR, Report, check_backend, check_secrets
 
     report = Report()
     check_backend(os.environ.get(BACKEND_VAR), report)
     for name in stack or []:
-        check_secrets(Path(config).parent, name, report)
+        check_secrets(Path(config).parent, name, report, Path(config))
     for line in report.lines:
         typer.echo(line, err=line.startswith("!!!"))
     if report.problems:
