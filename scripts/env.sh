@@ -34,6 +34,11 @@ export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$K2_HOME/pulumi-state}
+# The dev stacks' passphrase: public, so it protects nothing, and for dev and dev-docker only. Scripts give it to
+# the one pulumi command that needs it (scripts/dev-up, scripts/dev-pulumi); it is never exported, because a shell
+# that has PULUMI_CONFIG_PASSPHRASE would also encrypt a new prod stack with it (`pulumi stack init prod`).
+K2_DEV_PASSPHRASE=k2-dev-only
+K2_DEV_STACKS="dev dev-docker"
 # A self-managed backend rewrites the whole state after every step unless told not to: quadratic, 19 min for
 # 3,000 topics (issue 12). Only the final state is written; an update killed midway converges on rerun
 # because the guard adopts (imports) what the cluster already has (tests/e2e/test_scale.py, docs/scale.md).
