@@ -32,7 +32,7 @@ def token_endpoint() -> Iterator[tuple[str, list[tuple[str, str]]]]:
     seen: list[tuple[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             seen.append((self.path, self.headers.get("Authorization", "")))
             body = json.dumps({"value": "header.payload.signature"}).encode()
             self.send_response(200)
