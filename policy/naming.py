@@ -21,7 +21,7 @@ def check_topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[s
 
 
 def check_subject_name(subject: SubjectResource, deployment: Deployment) -> Iterator[str]:
-    parts = SUBJECT_NAME.match(subject.subject)
+    parts = SUBJECT_NAME.fullmatch(subject.subject)
     if parts is None:
         yield violation(subject.subject or "(unnamed subject)",
                         f"the subject does not follow {SUBJECT_PATTERN} with lower-case codes",

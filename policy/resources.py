@@ -59,7 +59,7 @@ class TopicResource:
     @classmethod
     def of(cls, urn: str, resource_name: str, props: Mapping[str, Any], environment: str) -> TopicResource:
         name = str(props.get("name") or resource_name)
-        parts = TOPIC_NAME.match(name)
+        parts = TOPIC_NAME.fullmatch(name)
         config = props.get("config") or {}
         return cls(
             urn=urn,

@@ -60,7 +60,8 @@ PLANS: dict[str, tuple[str, Callable[[Path], dict[str, ObservedTopic]]]] = {
 def test_k2_plan_golden(name, tmp_path, monkeypatch):
     text, cluster_of = PLANS[name]
     observed = cluster_of(tmp_path)
-    monkeypatch.setattr(cluster, "observe_topics", lambda conf, *args, **kwargs: dict(observed))
+    monkeypatch.setattr(cluster, "observe_cluster",
+                        lambda conf, *args, **kwargs: cluster.ObservedCluster(dict(observed), frozenset(observed)))
     # What a retention cut would delete is measured on the live cluster (tests/e2e): a fixed measurement here.
     monkeypatch.setattr(measure, "retention_cut",
                         lambda conf, topic, partitions, new, **kwargs: RetentionCut(topic, 300, 500, 30_600))
