@@ -13,7 +13,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from k2infra.contracts.kafka_names import collisions, is_internal_topic, metric_name
-from k2infra.contracts.naming import SUBJECT_NAME, in_k2_namespace, is_legacy_topic_name, parse_topic_name, subject_regex
+from k2infra.contracts.naming import (
+    SUBJECT_NAME,
+    in_k2_namespace,
+    is_legacy_topic_name,
+    parse_topic_name,
+    subject_regex,
+)
 from k2infra.model.data_loss import Acknowledgement, LossChange, losses
 from k2infra.model.entities import Subject, Topic, group_by_exchange
 from k2infra.model.topology import Topology
@@ -94,7 +100,8 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
         current = observed.get(topic.name)
         if topic.name in colliding:
             plan.refused.append(_collision(topic, colliding[topic.name]))
-        elif current is None:
+            continue
+        if current is None:
             plan.create.append(topic.name)
             if topic.name in managed:
                 plan.vanished.append(topic.name)
@@ -124,7 +131,7 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
 def _collision(topic: Topic, existing: str) -> str:
     return (f"{topic.name}: the cluster has the topic {existing}, the same name in Kafka's metrics "
             f"({metric_name(existing)}: '.' and '_' are the same there), so Kafka refuses to create this one. Rename "
-            f"the codes in topics.yaml, or retire {existing} first" + _at(topic, "partitions"))
+            f"the codes in topics.yaml, or retire {existing} first")
 
 
 def _state_behind(topic: Topic, current: ObservedTopic, recorded: ObservedTopic | None) -> list[str]:
@@ -190,10 +197,11 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed:
         if is_internal_topic(name):
             plan.refused.append(_not_ours(name))
             continue
+        if not in_k2_namespace(name, topology.legacy_names):
+            _keep_foreign(topology, managed[name], name in decommission, allow_removal, plan)
+            continue
         if name in decommission or allow_removal:
-            if not in_k2_namespace(name, topology.legacy_names):
-                plan.refused.append(_foreign(topology, name, "topic"))
-            elif topology.protected:
+            if topology.protected:
                 plan.refused.append(f"{name}: deleting a topic in the protected environment "
                                     f"{topology.environment} is refused. Remove it from "
                                     f"environments.{topology.environment}.decommission, or un-protect the "
@@ -229,12 +237,26 @@ def _not_ours(name: str) -> str:
             "<urn>`, the URN from `pulumi stack --show-urns`) and check who edited the state")
 
 
-def _foreign(topology: Topology, name: str, what: str) -> str:
+def _keep_foreign(topology: Topology, recorded: ObservedTopic, listed: bool, allow_removal: bool,
+                  plan: Plan) -> None:
+    """A topic the state holds under a name outside K2's namespace: never deleted, whatever asks for it (a
+    decommission, a throwaway stack). `observed` holds only market.* topics: the record is all there is."""
+    name = recorded.name
+    if listed or allow_removal:
+        plan.refused.append(_foreign(topology, name, "topic", listed))
+        return
+    plan.retain.append(_as_topic(recorded))
+    plan.warnings.append(f"{name} is in this stack's state but not K2's (no exchange topic of topics.yaml's naming "
+                         "rule, nor a declared legacy topic): it stays in the stack as it was last declared and is "
+                         "never deleted. Remove it from the state if the stack should not manage it")
+
+
+def _foreign(topology: Topology, name: str, what: str, listed: bool) -> str:
     """Deleting a name outside K2's namespace: refused whatever lists it (a decommission, a throwaway stack)."""
-    return (f"{name}: deleting this {what} is refused: it is not K2's (not an exchange {what} of topics.yaml's "
-            "naming rule, nor a declared legacy topic), so K2 never deletes it. Remove it from "
-            f"environments.{topology.environment}.decommission, or from the stack's state if the stack should "
-            "not manage it")
+    where = (f"Remove it from environments.{topology.environment}.decommission" if listed else
+             "This stack deletes what it manages (k2:allowTopicDeletion), so remove it from the stack's state")
+    return (f"{name}: deleting this {what} is refused: it is not K2's (not named by topics.yaml's naming rule, "
+            f"nor a declared legacy topic), so K2 never deletes it. {where}")
 
 
 def _retire_legacy(topology: Topology, current: ObservedTopic, plan: Plan) -> None:
@@ -265,7 +287,7 @@ def plan_subjects(topology: Topology, managed: Mapping[str, ManagedSubject], pla
         listed = name in decommission or allow_removal
         if listed and name not in in_use:
             if not _is_subject(topology, name):
-                plan.refused.append(_foreign(topology, name, "subject"))
+                plan.refused.append(_foreign(topology, name, "subject", name in decommission))
             elif topology.protected:
                 plan.refused.append(f"{name}: deleting a subject in the protected environment "
                                     f"{topology.environment} is refused. Remove it from "
