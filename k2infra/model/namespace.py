@@ -31,22 +31,28 @@ def check_topic_names(topics: Iterable[Topic], legacy_names: Iterable[str], doc:
                       problems: list[Problem]) -> None:
     """Derived topics at their exchange's line, legacy topics at theirs (whose own shape legacy.py checks)."""
     where: dict[str, KeyPath] = {}
-    for topic in topics:
+    reported: set[KeyPath] = set()  # one problem per exchange, for its longest topic
+    for topic in sorted(topics, key=lambda t: -len(t.name)):
         path: KeyPath = ("asset_classes", topic.asset_class, "exchanges", topic.exchange)
         if TOPIC_NAME.fullmatch(topic.name) is None:
             continue  # a code off the rule, reported by check_codes
         wrong = topic_name_problem(topic.name)
-        if wrong is not None:
+        if wrong is not None and path not in reported:
             problems.append(doc.problem(path, f"its topic {_short(topic.name)} {wrong}: shorten the codes"))
-        elif is_internal_topic(topic.name):
-            problems.append(doc.problem(path, f"its topic {topic.name} is named as {INTERNAL} are, and those tools "
-                                        "would take it for theirs: choose another exchange code"))
-        else:
-            where.setdefault(topic.name, path)
+        elif is_internal_topic(topic.name) and path not in reported:
+            problems.append(doc.problem(path, f"its topic {topic.name} is named as the internal topics of Kafka's "
+                                        "tools are (MirrorMaker 2 takes any name ending in .internal or .heartbeats "
+                                        "for its own): choose another exchange code"))
+        elif wrong is None and not is_internal_topic(topic.name):
+            where[topic.name] = path
+            continue
+        reported.add(path)
+    order = [t.name for t in topics if t.name in where]  # the file's order: the second of two is reported
     for name in legacy_names:
         if is_legacy_topic_name(name):
             where.setdefault(name, ("legacy_topics", name))
-    for name, first in collisions(where).items():
+            order.append(name)
+    for name, first in collisions(order).items():
         problems.append(doc.problem(where[name], f"{name} and {first} (at {doc.where(where[first])}) are one "
                                     f"name in Kafka's metrics ({metric_name(name)}: '.' and '_' are the same there), "
                                     "so Kafka refuses to create the second: rename one of their codes"))

@@ -135,7 +135,7 @@ CASES = [
          "      quotes_kraken: {name: Q", "crypto.exchanges.quotes_kraken",
          "market.crypto.trades.quotes_kraken and market.crypto_trades.quotes.kraken (at "),
     Case("exchange-named-as-mirrormakers-topics", "      binance:\n", "      internal:\n", "      internal:",
-         "crypto.exchanges.internal", "is named as a topic of Kafka or of a tool around it"),
+         "crypto.exchanges.internal", "is named as the internal topics of Kafka's tools are"),
     # Principals: Type:name, a type Kafka's authenticators make, never the wildcard or the unauthenticated user.
     Case("principal-with-a-trailing-newline", 'principal: "User:asx-feed"', 'principal: "User:asx-feed\\n"',
          "User:asx-feed", "apps.asx-feed.principal", "has characters no authenticated name has here"),
