@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from k2infra.contracts.kafka_names import client_id_problem, principal_problem, topic_name_problem
 from k2infra.contracts.naming import TOPIC_PREFIX
 from policy.context import Deployment
 from policy.resources import AclResource, violation
@@ -18,8 +19,19 @@ def least_privilege(acl: AclResource, _deployment: Deployment) -> Iterator[str]:
            "the program derive its ACLs")
     if acl.name in ("*", "") or acl.principal in ("User:*", "*"):
         yield violation(what, "is a wildcard: it grants every resource or every user", fix)
+    elif (wrong := principal_problem(acl.principal)) is not None:
+        yield violation(what, f"its principal {wrong}", "give the app its own principal in topics.yaml, such as "
+                        "User:<app>")
     elif acl.resource_type not in ALLOWED_TYPES or acl.operation not in ALLOWED_OPERATIONS:
         yield violation(what, f"grants more than an app needs (allowed: {', '.join(ALLOWED_OPERATIONS)} on "
                         f"{', '.join(ALLOWED_TYPES)})", fix)
     elif acl.resource_type == "Topic" and not acl.name.startswith(f"{TOPIC_PREFIX}."):
         yield violation(what, f"reaches a topic outside {TOPIC_PREFIX}.*", fix)
+    elif acl.resource_type == "Topic" and acl.pattern == "Literal" and (wrong := topic_name_problem(acl.name)):
+        yield violation(what, f"names no topic Kafka accepts: it {wrong}", fix)
+    elif acl.resource_type != "Topic" and acl.pattern != "Literal":
+        yield violation(what, f"grants by {acl.pattern} pattern: an app has one {acl.resource_type} of its own, "
+                        "granted literally", fix)
+    elif acl.resource_type != "Topic" and (wrong := client_id_problem(acl.name)):
+        yield violation(what, f"the {acl.resource_type} {wrong}", "give the app its own group and transactional "
+                        "id in topics.yaml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from k2infra.contracts.naming import is_legacy_topic_name, topic_name
 from k2infra.model import ExchangeSpec, TopologySpec, read_spec
 
 
@@ -32,8 +33,16 @@ class DeclaredTopology:
 
     @property
     def legacy_names(self) -> frozenset[str]:
-        """The legacy flat topics (legacy_topics): not designed by K2, only retired through decommissioning."""
-        return frozenset(self.spec.legacy_topics)
+        """The legacy flat topics (legacy_topics): not designed by K2, only retired through decommissioning.
+        Only those of the design's legacy shapes: a declared `__consumer_offsets` is held to every rule."""
+        return frozenset(name for name, legacy in self.spec.legacy_topics.items()
+                         if is_legacy_topic_name(name, legacy.data_type))
+
+    @property
+    def topic_names(self) -> list[str]:
+        """Every exchange topic the file names, in every environment (the names do not depend on one)."""
+        return [topic_name(ac, dt, ex) for ac, acs in self.spec.asset_classes.items() for ex in acs.exchanges
+                for dt in self.spec.data_types]
 
     def exchanges(self, asset_class: str) -> list[str]:
         declared = self.spec.asset_classes.get(asset_class)

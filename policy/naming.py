@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from k2infra.contracts.kafka_names import collisions, is_internal_topic, metric_name, topic_name_problem
 from k2infra.contracts.naming import SUBJECT_NAME, SUBJECT_PATTERN, TOPIC_PATTERN, TOPIC_PREFIX
 from policy.context import Deployment
 from policy.resources import SubjectResource, TopicResource, violation
@@ -17,11 +18,30 @@ def check_topic_name(topic: TopicResource, deployment: Deployment) -> Iterator[s
                         "declare the exchange in topics.yaml and let the program name its topics"
                         f"{_hint(topic.name)}")
         return
+    wrong = topic_name_problem(topic.name)
+    if wrong is None and is_internal_topic(topic.name):
+        wrong = "is named as the topics of Kafka's tools are (MirrorMaker takes it for its own)"
+    if wrong is not None:
+        yield violation(topic.name, f"the name {wrong}", "choose other codes in topics.yaml")
+        return
     yield from _unknown_codes(topic.name, deployment, topic.asset_class, topic.data_type, topic.exchange)
+    yield from _collision(topic.name, deployment)
+
+
+def _collision(name: str, deployment: Deployment) -> Iterator[str]:
+    topology = deployment.topology
+    if topology is None:
+        return  # reported by _unknown_codes
+    others = [n for n in [*topology.topic_names, *topology.legacy_names] if n != name]
+    other = collisions([name], others).get(name)
+    if other is not None:
+        yield violation(name, f"it and {other} are one name in Kafka's metrics ({metric_name(name)}: '.' and '_' are "
+                        "the same there), so Kafka refuses to create the second",
+                        f"rename one of their codes in {topology.file.name}")
 
 
 def check_subject_name(subject: SubjectResource, deployment: Deployment) -> Iterator[str]:
-    parts = SUBJECT_NAME.match(subject.subject)
+    parts = SUBJECT_NAME.fullmatch(subject.subject)
     if parts is None:
         yield violation(subject.subject or "(unnamed subject)",
                         f"the subject does not follow {SUBJECT_PATTERN} with lower-case codes",

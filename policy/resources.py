@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from k2infra.contracts.naming import TOPIC_NAME
+from k2infra.model.errors import one_line
 
 TOPIC = "kafka:index/topic:Topic"
 ACL = "kafka:index/acl:Acl"
@@ -59,7 +60,7 @@ class TopicResource:
     @classmethod
     def of(cls, urn: str, resource_name: str, props: Mapping[str, Any], environment: str) -> TopicResource:
         name = str(props.get("name") or resource_name)
-        parts = TOPIC_NAME.match(name)
+        parts = TOPIC_NAME.fullmatch(name)
         config = props.get("config") or {}
         return cls(
             urn=urn,
@@ -144,5 +145,6 @@ class AclResource:
 
 
 def violation(resource: str, problem: str, fix: str) -> str:
-    """Every message names the resource, says what is wrong and how to put it right."""
-    return f"{resource}: {problem}. Fix: {fix}."
+    """Every message names the resource, says what is wrong and how to put it right, on one line: a name with
+    a newline or another control character is shown escaped (it could forge lines of a CI comment)."""
+    return one_line(f"{resource}: {problem}. Fix: {fix}.")

@@ -67,18 +67,22 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
     the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
+    from k2infra.contracts.kafka_names import is_internal_topic
     from k2infra.model.plan import plan_topics
-    from k2infra.observed.cluster import Unreachable, observe_topics
+    from k2infra.observed.cluster import Unreachable, observe_cluster
     from k2infra.observed.measure import measured
 
     topo = load(config, environment_of(stack, config))
     conf = cluster_conf(stack, config, bootstrap_servers)
     try:
-        observed = observe_topics(conf)
+        cluster = observe_cluster(conf)
     except Unreachable as error:
         cannot_use_cluster("k2 plan", error)
-    # Every market.* topic counts as managed, except the declared legacy topics (k2 migrate's sources).
-    result = plan_topics(topo, observed, {n: t for n, t in observed.items() if n not in topo.legacy_names})
+    observed = cluster.topics
+    # Every market.* topic counts as managed, except the declared legacy topics (k2 migrate's sources) and
+    # those named as internal topics are (market.x.y.internal: MirrorMaker's, never K2's).
+    managed = {n: t for n, t in observed.items() if n not in topo.legacy_names and not is_internal_topic(n)}
+    result = plan_topics(topo, observed, managed, cluster_names=cluster.names)
     summary = result.to_dict()
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
                          + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]

@@ -18,6 +18,7 @@ from fastavro import parse_schema, schemaless_reader
 from k2infra.clients.errors import StackOutputsError
 from k2infra.clients.profiles import Credentials, kafka_config, registry_config
 from k2infra.clients.schema_catalog import SchemaCatalog, SubjectSchema
+from k2infra.contracts.kafka_names import is_internal_topic, topic_name_problem
 from k2infra.contracts.outputs import StackOutputs
 from k2infra.migration.cluster import Cluster, ClusterError
 from k2infra.migration.transcode import SchemaUnavailable, Transcoder, without_logical_types
@@ -178,9 +179,22 @@ class Context:
         """One per legacy topic; fast=False: always decode and encode (verify's independent path)."""
         return {t.name: Transcoder(t, self.registry.writer_schema, self.deployed_schema, fast) for t in self.legacy}
 
+    def check_dead_letter(self, name: str | None) -> None:
+        """The migration writes to a dead-letter topic: never an internal topic, nor one of its own sources or
+        targets (the records would loop, or land among the exchange's records)."""
+        if name is None:
+            return
+        if is_internal_topic(name) or topic_name_problem(name):
+            raise MigrationError(f"--dead-letter {name!r} is not a topic the migration may write to: name a topic "
+                                 "of your own (not one of Kafka's or its tools', such as __consumer_offsets)")
+        if name in {t.name for t in self.topology.topics} | self.topology.legacy_names:
+            raise MigrationError(f"--dead-letter {name} is one of the migration's own topics (an exchange or legacy "
+                                 "topic of topics.yaml): name a topic of its own for the records that route nowhere")
+
     def check_targets(self, cluster: Cluster, dead_letter: str | None = None) -> dict[str, int]:
         """Target topic -> partitions; MigrationError unless every target topic exists, every subject is deployed
         and every mapping of topics.yaml fits the deployed schema."""
+        self.check_dead_letter(dead_letter)
         targets = sorted({t for legacy in self.legacy for t in legacy.target_topics})
         try:
             found = cluster.partitions([*targets, *([dead_letter] if dead_letter else [])])

@@ -103,6 +103,7 @@ def dry_run(ctx: Context, sample: int | None = None, dead_letter: str | None = N
             progress: bool = True, quiet_seconds: float = QUIET_SECONDS) -> DryRun:
     topology = ctx.topology
     report = DryRun(ctx.stack, topology.environment, ctx.servers, ctx.group, sample, dead_letter)
+    ctx.check_dead_letter(dead_letter)
     cluster = ctx.cluster()
     partitions = ctx.legacy_partitions(cluster)
     registered = _registered(ctx, report)

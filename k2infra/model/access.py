@@ -10,11 +10,11 @@ widening anything else, and the number of bindings stays small.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from k2infra.contracts.kafka_names import client_id_problem, principal_problem
 from k2infra.contracts.naming import TOPIC_PREFIX
 from k2infra.model.entities import Topic
 from k2infra.model.errors import Problem
@@ -22,7 +22,6 @@ from k2infra.model.kafka_configs import suggest
 from k2infra.model.source import KeyPath, SourceDoc
 from k2infra.model.spec import AppSpec, SubscriptionSpec
 
-PRINCIPAL = re.compile(r"^User:[A-Za-z0-9._@=,+-]+$")
 CONSUME = ("Read", "Describe")
 PRODUCE = ("Write", "Describe")
 
@@ -72,9 +71,10 @@ def derive_apps(apps: dict[str, AppSpec], topics: Sequence[Topic], doc: SourceDo
     principals: dict[str, str] = {}
     for name, spec in apps.items():
         path: KeyPath = ("apps", name)
-        if not PRINCIPAL.match(spec.principal):
-            problems.append(doc.problem((*path, "principal"), f"{spec.principal!r} is not a principal such as "
-                                        f"User:{name} (the name the brokers authenticate)"))
+        wrong = principal_problem(spec.principal)
+        if wrong:
+            problems.append(doc.problem((*path, "principal"), f"{spec.principal!r} {wrong}: write a principal such "
+                                        f"as User:{name} (the name the brokers authenticate)"))
         elif spec.principal in principals:
             problems.append(doc.problem((*path, "principal"), f"{spec.principal} is already the principal of app "
                                         f"{principals[spec.principal]!r}: each app needs its own, or its grants "
@@ -112,6 +112,7 @@ def _app(name: str, spec: AppSpec, topics: Sequence[Topic], doc: SourceDoc, path
             bindings += [Binding(name, spec.principal, "Topic", pattern, grant, op)
                          for pattern, grant in grants for op in operations]
     group = (spec.group or name) if spec.consumes else spec.group
+    _check_ids(name, spec, group, doc, path, problems)
     if group:
         bindings.append(Binding(name, spec.principal, "Group", "Literal", group, "Read"))
     if spec.transactional_id:
@@ -119,6 +120,19 @@ def _app(name: str, spec: AppSpec, topics: Sequence[Topic], doc: SourceDoc, path
                      for op in PRODUCE]
     return App(name, spec.principal, tuple(sorted(set(writes))), tuple(sorted(set(reads))), group,
                tuple(sorted(set(bindings))))
+
+
+def _check_ids(name: str, spec: AppSpec, group: str | None, doc: SourceDoc, path: KeyPath,
+               problems: list[Problem]) -> None:
+    """The group and transactional id are granted with literal ACLs: a wildcard there would grant them all."""
+    for key, value, what in (("group", group, "consumer group"), ("transactional_id", spec.transactional_id,
+                                                                   "transactional id")):
+        wrong = client_id_problem(value) if value is not None else None
+        if wrong is None:
+            continue
+        default = " (the app's name, its default group: set group)" if key == "group" and not spec.group else ""
+        problems.append(doc.problem((*path, key), f"{what} {value!r}{default} {wrong}: give {name} one of its "
+                                    "own"))
 
 
 def _resolve(sub: SubscriptionSpec, topics: Sequence[Topic], doc: SourceDoc, where: KeyPath,

@@ -17,7 +17,7 @@ from k2infra.model.spec import TopologySpec
 def check_codes(spec: TopologySpec, doc: SourceDoc, problems: list[Problem]) -> None:
     def check(path: KeyPath, what: str) -> None:
         code = str(path[-1])
-        if not CODE.match(code):
+        if not CODE.fullmatch(code):
             problems.append(doc.problem(path, f"{what} code {code!r} must be lower-case letters, digits and "
                                         f"underscores, starting with a letter (it becomes part of topic names "
                                         f"separated by dots), e.g. {_suggest_code(code)!r}"))

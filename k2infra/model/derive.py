@@ -21,6 +21,7 @@ from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
 from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring_spec import resolve_monitoring
+from k2infra.model.namespace import check_decommission, check_topic_names
 from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
@@ -158,6 +159,9 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
                                     list(spec.environments), problems)
     legacy = derive_legacy(spec, doc, topics, subjects, problems)
+    check_topic_names(topics, spec.legacy_topics, doc, problems)
+    check_decommission(env_name, env.decommission, spec.schema_registry.subject_pattern, spec.legacy_topics, doc,
+                       problems)
     if problems:
         raise TopologyError(problems)
     return Topology(

@@ -17,8 +17,14 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
-        key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        key = f" {one_line(self.key)}:" if self.key else ""
+        return f"{where}:{key} {one_line(self.message)}"
+
+
+def one_line(text: str) -> str:
+    """One line whatever the file holds: a key or value with a newline or another control character is shown
+    escaped, as it could otherwise forge lines of the report (a CI comment, say). The policy pack's too."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class TopologyError(Exception):

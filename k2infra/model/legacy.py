@@ -17,6 +17,8 @@ from typing import Any
 
 from fastavro.validation import validate
 
+from k2infra.contracts.kafka_names import is_internal_topic, topic_name_problem
+from k2infra.contracts.naming import LEGACY_SHAPES, is_legacy_topic_name, legacy_names_for
 from k2infra.model.entities import Subject, Topic
 from k2infra.model.errors import Problem
 from k2infra.model.kafka_configs import suggest
@@ -24,7 +26,6 @@ from k2infra.model.source import KeyPath, SourceDoc
 from k2infra.model.spec import LegacyTopicSpec, TopologySpec
 
 EXCHANGE_FIELD = "exchange"  # the shared schemas' field naming the exchange (its topic code, lower case)
-KAFKA_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 TIMESTAMP_UNITS = {"timestamp-millis": 1, "timestamp-micros": 1000, "timestamp-nanos": 1_000_000}
 
 
@@ -67,10 +68,10 @@ class KeyPattern:
             if name is not None:
                 last = index == len(parts) - 1 or all(n is None for _, n, _, _ in parts[index + 1:])
                 regex += f"(?P<{name}>.+)" if last else f"(?P<{name}>.+?)"
-        return cls(pattern, tuple(names), re.compile(f"^{regex}$", re.DOTALL))
+        return cls(pattern, tuple(names), re.compile(regex, re.DOTALL))
 
     def parse(self, key: str) -> dict[str, str] | None:
-        match = self.regex.match(key)
+        match = self.regex.fullmatch(key)
         return match.groupdict() if match else None
 
 
@@ -114,12 +115,12 @@ def derive_legacy(spec: TopologySpec, doc: SourceDoc, topics: Iterable[Topic], s
     for name, legacy in spec.legacy_topics.items():
         path: KeyPath = ("legacy_topics", name)
         before = len(problems)
-        if not KAFKA_TOPIC_NAME.match(name):
-            problems.append(doc.problem(path, "not a Kafka topic name (letters, digits, '.', '_' and '-', at most "
-                                        "249 characters)"))
         if name in declared:
             problems.append(doc.problem(path, "is an exchange topic this topology declares; a legacy topic is one "
                                         "`k2 migrate` copies from"))
+        else:
+            _check_name(doc, path, name, legacy.data_type if legacy.data_type in spec.data_types else None,
+                        problems)
         if legacy.data_type not in spec.data_types:
             problems.append(doc.problem((*path, "data_type"), f"unknown data type {legacy.data_type!r}"
                                         f"{suggest(legacy.data_type, spec.data_types)}; known: "
@@ -132,6 +133,21 @@ def derive_legacy(spec: TopologySpec, doc: SourceDoc, topics: Iterable[Topic], s
         if topic is not None and len(problems) == before:
             out.append(topic)
     return tuple(out)
+
+
+def _check_name(doc: SourceDoc, path: KeyPath, name: str, data_type: str | None, problems: list[Problem]) -> None:
+    """Only the design's legacy shapes: K2 adopts and deletes a legacy topic, so no other team's may be one."""
+    if is_internal_topic(name):
+        problems.append(doc.problem(path, f"{name!r} is a topic of Kafka or of a tool around it (Schema Registry, "
+                                    "Connect, MirrorMaker, Streams), not a legacy topic: K2 never reads, adopts or "
+                                    "deletes it"))
+    elif (wrong := topic_name_problem(name)) is not None:
+        problems.append(doc.problem(path, f"not a Kafka topic name: {name!r} {wrong}"))
+    elif not is_legacy_topic_name(name, data_type):
+        shapes = " or ".join(legacy_names_for(data_type) if data_type else LEGACY_SHAPES)
+        problems.append(doc.problem(path, f"{name!r} is not named as the design's legacy topics are ({shapes}"
+                                    f"{f', after its data type {data_type}' if data_type else ''}): K2 copies from, "
+                                    "adopts and deletes only these, never another team's topic"))
 
 
 @dataclass

@@ -32,13 +32,13 @@ LABEL_MATCHERS = re.compile(rf"^{_MATCHER}(,{_MATCHER})*,?\s*$")
 
 
 def _duration(value: str) -> str:
-    if not PROM_DURATION.match(value):
+    if not PROM_DURATION.fullmatch(value):
         raise ValueError("must be a Prometheus duration such as 30s, 5m, 1h30m or 1d")
     return value
 
 
 def _matchers(value: str) -> str:
-    if not LABEL_MATCHERS.match(value):
+    if not LABEL_MATCHERS.fullmatch(value):
         raise ValueError('must be PromQL label matchers without braces, such as '
                          'job="kafka-node", mountpoint="/var/lib/kafka"')
     return value

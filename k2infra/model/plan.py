@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from k2infra.contracts.naming import SUBJECT_NAME, parse_topic_name
+from k2infra.contracts.kafka_names import collisions, is_internal_topic, metric_name
+from k2infra.contracts.naming import (
+    SUBJECT_NAME,
+    in_k2_namespace,
+    is_legacy_topic_name,
+    parse_topic_name,
+    subject_regex,
+)
 from k2infra.model.data_loss import Acknowledgement, LossChange, losses
 from k2infra.model.entities import Subject, Topic, group_by_exchange
 from k2infra.model.topology import Topology
@@ -74,19 +81,26 @@ class Plan:
 
 def plan_changes(topology: Topology, observed: Mapping[str, ObservedTopic], managed: Mapping[str, ObservedTopic],
                  managed_subjects: Mapping[str, ManagedSubject] | None = None, allow_removal: bool = False,
-                 released: Collection[str] | None = None) -> Plan:
+                 released: Collection[str] | None = None, cluster_names: Collection[str] = ()) -> Plan:
     """Topics, then subjects; `managed` and `managed_subjects` are what the stack declared last time, and
-    `released` those of them Pulumi may delete (None: all of them)."""
-    plan = plan_topics(topology, observed, managed, allow_removal, released)
+    `released` those of them Pulumi may delete (None: all of them). `observed` holds the cluster's market.*
+    topics, `cluster_names` the names of all of its topics (whatever their prefix)."""
+    plan = plan_topics(topology, observed, managed, allow_removal, released, cluster_names)
     plan_subjects(topology, managed_subjects or {}, plan, allow_removal, released)
     return plan
 
 
 def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], managed: Mapping[str, ObservedTopic],
-                allow_removal: bool = False, released: Collection[str] | None = None) -> Plan:
+                allow_removal: bool = False, released: Collection[str] | None = None,
+                cluster_names: Collection[str] = ()) -> Plan:
     plan = Plan()
+    colliding = collisions([t.name for t in topology.topics if t.name not in observed],
+                           [*observed, *cluster_names])
     for topic in topology.topics:
         current = observed.get(topic.name)
+        if topic.name in colliding:
+            plan.refused.append(_collision(topic, colliding[topic.name]))
+            continue
         if current is None:
             plan.create.append(topic.name)
             if topic.name in managed:
@@ -112,6 +126,12 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
     _removed(topology, observed, managed, allow_removal, released, plan)
     _stale_acknowledgements(topology, plan)
     return plan
+
+
+def _collision(topic: Topic, existing: str) -> str:
+    return (f"{topic.name}: the cluster has the topic {existing}, the same name in Kafka's metrics "
+            f"({metric_name(existing)}: '.' and '_' are the same there), so Kafka refuses to create this one. Rename "
+            f"the codes in topics.yaml, or retire {existing} first")
 
 
 def _state_behind(topic: Topic, current: ObservedTopic, recorded: ObservedTopic | None) -> list[str]:
@@ -174,6 +194,12 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed:
     decommission = set(topology.decommission)
     for name in sorted(set(managed) - desired):
         current = observed.get(name)
+        if is_internal_topic(name):
+            plan.refused.append(_not_ours(name))
+            continue
+        if not in_k2_namespace(name, topology.legacy_names):
+            _keep_foreign(topology, managed[name], name in decommission, allow_removal, plan)
+            continue
         if name in decommission or allow_removal:
             if topology.protected:
                 plan.refused.append(f"{name}: deleting a topic in the protected environment "
@@ -197,11 +223,40 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed:
             f"{name} is no longer in topics.yaml; it is kept on the cluster and in the stack, with its data. "
             f"To delete it, list it under environments.{topology.environment}.decommission.")
     for name in sorted(decommission - set(managed)):
-        if name in topology.legacy_names and name in observed:
+        if name in topology.legacy_names and name in observed and is_legacy_topic_name(name):
             _retire_legacy(topology, observed[name], plan)
         elif name in observed:
             plan.warnings.append(f"{name} is listed for decommissioning but this stack does not manage it: "
                                  "left alone")
+
+
+def _not_ours(name: str) -> str:
+    # Only a crafted or damaged state gets here: topics.yaml cannot make K2 declare an internal topic.
+    return (f"{name}: the stack's state holds {name}, a topic of Kafka or of a tool around it, as one it manages. "
+            "K2 never declares, changes or deletes such a topic: remove it from the state (`pulumi state delete "
+            "<urn>`, the URN from `pulumi stack --show-urns`) and check who edited the state")
+
+
+def _keep_foreign(topology: Topology, recorded: ObservedTopic, listed: bool, allow_removal: bool,
+                  plan: Plan) -> None:
+    """A topic the state holds under a name outside K2's namespace: never deleted, whatever asks for it (a
+    decommission, a throwaway stack). `observed` holds only market.* topics: the record is all there is."""
+    name = recorded.name
+    if listed or allow_removal:
+        plan.refused.append(_foreign(topology, name, "topic", listed))
+        return
+    plan.retain.append(_as_topic(recorded))
+    plan.warnings.append(f"{name} is in this stack's state but not K2's (no exchange topic of topics.yaml's naming "
+                         "rule, nor a declared legacy topic): it stays in the stack as it was last declared and is "
+                         "never deleted. Remove it from the state if the stack should not manage it")
+
+
+def _foreign(topology: Topology, name: str, what: str, listed: bool) -> str:
+    """Deleting a name outside K2's namespace: refused whatever lists it (a decommission, a throwaway stack)."""
+    where = (f"Remove it from environments.{topology.environment}.decommission" if listed else
+             "This stack deletes what it manages (k2:allowTopicDeletion), so remove it from the stack's state")
+    return (f"{name}: deleting this {what} is refused: it is not K2's (not named by topics.yaml's naming rule, "
+            f"nor a declared legacy topic), so K2 never deletes it. {where}")
 
 
 def _retire_legacy(topology: Topology, current: ObservedTopic, plan: Plan) -> None:
@@ -231,7 +286,9 @@ def plan_subjects(topology: Topology, managed: Mapping[str, ManagedSubject], pla
         users = sorted(t.name for t in plan.retain if topology.subject_of(t) == name)
         listed = name in decommission or allow_removal
         if listed and name not in in_use:
-            if topology.protected:
+            if not _is_subject(topology, name):
+                plan.refused.append(_foreign(topology, name, "subject", name in decommission))
+            elif topology.protected:
                 plan.refused.append(f"{name}: deleting a subject in the protected environment "
                                     f"{topology.environment} is refused. Remove it from "
                                     f"environments.{topology.environment}.decommission.")
@@ -249,6 +306,13 @@ def plan_subjects(topology: Topology, managed: Mapping[str, ManagedSubject], pla
         plan.warnings.append(f"{name} is no longer in topics.yaml; the subject is kept with its schemas: {why}.")
 
 
+def _is_subject(topology: Topology, name: str) -> bool:
+    try:
+        return subject_regex(topology.subject_pattern).fullmatch(name) is not None
+    except ValueError:
+        return False
+
+
 def _as_topic(current: ObservedTopic) -> Topic:
     try:
         ref = parse_topic_name(current.name)
@@ -260,7 +324,7 @@ def _as_topic(current: ObservedTopic) -> Topic:
 
 
 def _as_subject(managed: ManagedSubject, users: list[str]) -> Subject:
-    parts = SUBJECT_NAME.match(managed.subject)
+    parts = SUBJECT_NAME.fullmatch(managed.subject)
     asset_class, data_type = (parts["asset_class"], parts["data_type"]) if parts else ("", "")
     return Subject(managed.subject, asset_class, data_type, schema_file="", schema=managed.schema,
                    compatibility=managed.compatibility, partition_key="symbol", topics=tuple(users))
@@ -277,7 +341,10 @@ def deletable(topology: Topology, plan: Plan, throwaway: bool) -> set[str]:
     if topology.protected:
         return set()
     if throwaway:
-        everything = [*topology.topics, *plan.retain, *plan.release]
-        return {t.name for t in everything} | {s.subject for s in [*topology.subjects, *plan.retain_subjects,
-                                                                    *plan.release_subjects]}
-    return {t.name for t in plan.release} | {s.subject for s in plan.release_subjects}
+        topics = [*topology.topics, *plan.retain, *plan.release]
+        subjects = [*topology.subjects, *plan.retain_subjects, *plan.release_subjects]
+    else:
+        topics, subjects = plan.release, plan.release_subjects
+    # Defence in depth: whatever the plan holds, only names in K2's namespace may be declared deletable.
+    return ({t.name for t in topics if in_k2_namespace(t.name, topology.legacy_names)}
+            | {s.subject for s in subjects if _is_subject(topology, s.subject)})

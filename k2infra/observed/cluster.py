@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from k2infra.contracts.naming import is_market_topic
@@ -17,8 +18,8 @@ from k2infra.model.plan import ObservedTopic
 from k2infra.observed.failures import ReportedErrors, Unreachable, kafka_calls, kafka_failure, registry_failure
 from k2infra.observed.retry import retrying
 
-__all__ = ["Unreachable", "committed_offsets", "end_offsets", "observe_acls", "observe_topics",
-           "registered_versions"]
+__all__ = ["ObservedCluster", "Unreachable", "committed_offsets", "end_offsets", "observe_acls", "observe_cluster",
+           "observe_topics", "registered_versions"]
 
 
 CONNECT_TIMEOUT = "K2_CONNECT_TIMEOUT"
@@ -69,8 +70,19 @@ def _admin(conf: Mapping[str, Any], reported: ReportedErrors) -> Any:
 CONFIGS_PER_REQUEST = 500
 
 
+@dataclass(frozen=True)
+class ObservedCluster:
+    topics: dict[str, ObservedTopic]  # the market-data topics, with their settings
+    names: frozenset[str]  # every topic's name, whatever its prefix (a new topic may collide with any)
+
+
 def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, ObservedTopic]:
     """Every market-data topic, with partitions, replication factor and its own config."""
+    return observe_cluster(conf, timeout).topics
+
+
+def observe_cluster(conf: Mapping[str, Any], timeout: float = 15) -> ObservedCluster:
+    """The market-data topics in full, and the names of all topics, from one metadata request."""
     from confluent_kafka.admin import ConfigResource, ConfigSource
 
     servers, reported = conf["bootstrap.servers"], ReportedErrors()
@@ -91,7 +103,7 @@ def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, Ob
             own = {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
             replicas = len(topic.partitions[0].replicas) if topic.partitions else 0
             observed[name] = ObservedTopic(name, len(topic.partitions), replicas, own)
-    return observed
+    return ObservedCluster(observed, frozenset(metadata.topics))
 
 
 def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | None = None,

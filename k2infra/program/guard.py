@@ -21,7 +21,7 @@ from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
 from k2infra.model.data_loss import LossChange
 from k2infra.model.plan import ObservedTopic, Plan, plan_changes
-from k2infra.observed.cluster import Unreachable, observe_acls, observe_topics, registered_versions
+from k2infra.observed.cluster import ObservedCluster, Unreachable, observe_acls, observe_cluster, registered_versions
 from k2infra.observed.measure import measured
 from k2infra.observed.stack_record import StackRecord, parse_export
 from k2infra.program.stack_config import StackConfig
@@ -55,9 +55,11 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
     if config.settings.cluster == "docker":
         _check_engine(config, record, fresh_containers)
     conf = _client_conf(config)
-    observed = {} if fresh_containers else _observe(conf)
+    cluster = ObservedCluster({}, frozenset()) if fresh_containers else _observe(conf)
+    observed = cluster.topics
     plan = plan_changes(topology, observed, record.topics, record.subjects,
-                        allow_removal=config.settings.allow_topic_deletion, released=record.released)
+                        allow_removal=config.settings.allow_topic_deletion, released=record.released,
+                        cluster_names=cluster.names)
     schema_problems = [] if fresh_containers else _schema_problems(config, topology)
     if plan.refusing or schema_problems:
         lines = [*plan.refused, *(_loss_refusal(c, conf, observed) for c in plan.losses), *schema_problems]
@@ -120,9 +122,9 @@ def _client_conf(config: StackConfig) -> dict:
                                  password=_reveal(config.secrets.sasl_password), ca_pem=_reveal(config.secrets.ca_cert))
 
 
-def _observe(conf: dict) -> dict[str, ObservedTopic]:
+def _observe(conf: dict) -> ObservedCluster:
     try:
-        return observe_topics(conf)
+        return observe_cluster(conf)
     except Unreachable as err:
         raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}; {RERUN}") from None  # err says what to do
 

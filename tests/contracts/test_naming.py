@@ -6,14 +6,21 @@ import pytest
 
 from k2infra.contracts.naming import (
     BACKWARD_OR_STRICTER,
+    CODE,
     COMPATIBILITY_LEVELS,
     SUBJECT_NAME,
     SUBJECT_PATTERN,
+    TOPIC_NAME,
     TOPIC_PATTERN,
     TopicRef,
+    in_k2_namespace,
+    is_k2_topic_name,
+    is_legacy_topic_name,
     is_market_topic,
+    legacy_names_for,
     parse_topic_name,
     subject_name,
+    subject_regex,
     topic_name,
 )
 from k2infra.model import load_topology
@@ -31,7 +38,8 @@ def test_topic_names_round_trip():
 
 @pytest.mark.parametrize("name", ["market.equities.trades", "market.equities.trades.asx.enriched",
                                   "market.Equities.trades.asx", "market.trades.raw", "other.equities.trades.asx",
-                                  "market.equities.trades.1asx"])
+                                  "market.equities.trades.1asx", "market.equities.trades.asx\n",
+                                  "market.equities.trades.asx\r", "\nmarket.equities.trades.asx"])
 def test_other_names_are_not_market_data_topics(name):
     with pytest.raises(ValueError, match="is not a market-data topic name"):
         parse_topic_name(name)
@@ -59,3 +67,38 @@ def test_compatibility_levels():
     assert len(COMPATIBILITY_LEVELS) == 7 and "BACKWARD" in COMPATIBILITY_LEVELS
     assert set(BACKWARD_OR_STRICTER) < set(COMPATIBILITY_LEVELS)
     assert "FORWARD" not in BACKWARD_OR_STRICTER and "NONE" not in BACKWARD_OR_STRICTER
+
+
+@pytest.mark.parametrize("text", ["kraken\n", "kraken\r\n", "kraken ", " kraken", "kra\nken", ""])
+def test_codes_match_the_whole_string(text):
+    assert CODE.fullmatch(text) is None
+    assert TOPIC_NAME.fullmatch(f"market.crypto.trades.{text}") is None
+    assert SUBJECT_NAME.fullmatch(f"market.crypto.{text}-value") is None
+
+
+def test_legacy_topics_have_the_designs_shapes_named_after_their_data_type():
+    assert legacy_names_for("trades") == ("market.trades.raw", "market.trades")
+    assert is_legacy_topic_name("market.trades.raw", "trades") and is_legacy_topic_name("market.reference_data")
+    for name in ("market.trades.raw\n", "market.trades.raw.v2", "orders.v1", "__consumer_offsets",
+                 "market.equities.trades.asx", "market.heartbeats", "market.Trades.raw"):
+        assert not is_legacy_topic_name(name), name
+    assert not is_legacy_topic_name("market.quotes.raw", "trades")
+
+
+def test_k2_namespace_is_the_naming_rule_and_the_declared_legacy_topics():
+    assert is_k2_topic_name("market.crypto.trades.binance") and in_k2_namespace("market.crypto.trades.binance", ())
+    assert not is_k2_topic_name("market.crypto.trades.internal")  # MirrorMaker's, whatever its shape
+    assert not is_k2_topic_name("market.crypto.trades." + "x" * 230)  # over Kafka's 249 characters
+    assert in_k2_namespace("market.trades.raw", {"market.trades.raw"})
+    assert not in_k2_namespace("market.trades.raw", set())  # not declared
+    for name in ("__consumer_offsets", "_schemas", "orders.v1", "connect-offsets"):
+        assert not in_k2_namespace(name, {name}), name  # declared or not
+
+
+def test_subject_patterns_name_subjects_with_codes():
+    assert subject_regex().fullmatch("market.crypto.trades-value")["data_type"] == "trades"  # type: ignore[index]
+    for name in ("market.crypto.trades-value\n", "market.crypto.trades.binance-value", "_schemas", "x-value"):
+        assert subject_regex().fullmatch(name) is None, name
+    assert subject_regex("k2.{data_type}.{asset_class}").fullmatch("k2.trades.crypto")
+    assert subject_regex("{asset_class}.{asset_class}.{data_type}").fullmatch("a.a.t")
+    assert not subject_regex("{asset_class}.{asset_class}.{data_type}").fullmatch("a.b.t")

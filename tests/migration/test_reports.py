@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from k2infra.cli import app
 from k2infra.clients.schema_catalog import SubjectSchema
-from k2infra.migration.context import MigrationError, check_mapping
+from k2infra.migration.context import Context, MigrationError, check_mapping
 from k2infra.migration.dry_run import _spread
 from k2infra.migration.reading import Progress
 from k2infra.migration.verify import Verification, _compare, _Side, _where
@@ -88,3 +88,16 @@ def test_a_topology_without_legacy_topics_has_nothing_to_migrate(tmp_path):
                                              "  k2:schemaRegistryUrl: http://127.0.0.1:9\n")
     result = runner.invoke(app, ["migrate", "plan", "--stack", "dev", "--config", str(project / "topics.yaml")])
     assert result.exit_code == 1 and "declares no legacy_topics: nothing to migrate from" in result.output
+
+
+def test_the_migration_writes_no_dead_letter_into_kafkas_topics_or_its_own():
+    topology = load_topology(ROOT / "topics.yaml", "dev")
+    ctx = Context.planned(topology, "dev", {"bootstrap.servers": "127.0.0.1:9"}, "http://127.0.0.1:9")
+    for name, message in (("__consumer_offsets", "not a topic the migration may write to"),
+                          ("bad name", "not a topic the migration may write to"),
+                          ("market.trades.raw", "one of the migration's own topics"),
+                          ("market.equities.trades.asx", "one of the migration's own topics")):
+        with pytest.raises(MigrationError, match=message):
+            ctx.check_dead_letter(name)
+    ctx.check_dead_letter("market.legacy.dead-letter")
+    ctx.check_dead_letter(None)

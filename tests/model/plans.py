@@ -110,6 +110,17 @@ def raw_scenario(tmp_path, name: str) -> dict:
             shipped_names = names(shipped)
             observed = {k: v for k, v in observed_from(shipped).items() if k != "market.equities.quotes.asx"}
             return plan_topics(without_asx(tmp_path), observed, shipped_names).to_dict()
+        case "state-holds-an-internal-topic":  # a crafted or damaged state: released, so Pulumi would delete it
+            managed = {**names(shipped), "__consumer_offsets": ObservedTopic("__consumer_offsets", 50, 1, {})}
+            return plan_topics(shipped, observed_from(shipped), managed, released=frozenset(managed)).to_dict()
+        case "throwaway-stack-holds-a-foreign-topic":
+            managed = {**names(shipped), "orders.v1": ObservedTopic("orders.v1", 6, 1, {})}
+            return plan_topics(shipped, observed_from(shipped), managed, allow_removal=True).to_dict()
+        case "foreign-topic-in-state-retained":  # not listed: kept, never deleted
+            managed = {**names(shipped), "orders.v1": ObservedTopic("orders.v1", 6, 1, {})}
+            return plan_topics(shipped, observed_from(shipped), managed).to_dict()
+        case "collides-with-a-cluster-topic":
+            return plan_topics(shipped, {}, {}, cluster_names={"market_equities_trades_asx", "orders.v1"}).to_dict()
     raise AssertionError(name)
 
 
@@ -134,7 +145,8 @@ SCENARIOS = ["fresh-cluster", "no-change", "partitions-increase", "partitions-in
              "config-change", "exchange-removed", "exchange-decommissioned", "decommission-in-protected-prod",
              "adopt-existing", "retention-cut", "retention-cut-acknowledged", "cleanup-policy-change",
              "asset-class-removed", "asset-class-decommissioned", "asset-class-decommissioned-released",
-             "managed-topic-vanished"]
+             "managed-topic-vanished", "state-holds-an-internal-topic", "throwaway-stack-holds-a-foreign-topic",
+             "foreign-topic-in-state-retained", "collides-with-a-cluster-topic"]
 
 
 def scenario(tmp_path, name: str) -> dict:

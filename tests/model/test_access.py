@@ -76,7 +76,7 @@ def test_bindings_have_stable_unique_names(tmp_path):
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('principal: "User:crypto-arbitrage"', 'principal: "User:compliance-monitor"',
      "User:compliance-monitor is already the principal of app 'crypto-arbitrage'"),
-    ('principal: "User:crypto-arbitrage"', 'principal: "crypto-arbitrage"', "is not a principal such as"),
+    ('principal: "User:crypto-arbitrage"', 'principal: "crypto-arbitrage"', "is not a principal Type:name"),
     ("      - {asset_class: crypto}  ", "      - {asset_class: crypto, data_types: [candles]}  ",
      "unknown data type 'candles'"),
     ("      - {asset_class: equities, exchanges: [asx]}             # pattern 1",

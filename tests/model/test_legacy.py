@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from k2infra.model import TopologyError, load_topology
@@ -84,6 +86,14 @@ CASES = [
      "legacy_topics.market.equities.trades.asx", "is an exchange topic"),
     ("not-a-kafka-name", SHIPPED.replace("  market.trades.raw:\n", "  market trades:\n"), "  market trades:",
      "legacy_topics.market trades", "not a Kafka topic name"),
+    ("schema-registrys-topic", SHIPPED.replace("  market.trades.raw:\n", "  _schemas:\n"), "  _schemas:",
+     "legacy_topics._schemas", "is a topic of Kafka or of a tool around it"),
+    ("mirrormakers-topic", SHIPPED.replace("  market.trades.raw:\n", "  mm2-offset-syncs.eu.internal:\n"),
+     "  mm2-offset-syncs", "legacy_topics.mm2-offset-syncs.eu.internal", "K2 never reads, adopts or deletes it"),
+    ("another-teams-topic", SHIPPED.replace("  market.trades.raw:\n", "  orders.v1:\n"), "  orders.v1:",
+     "legacy_topics.orders.v1", "(market.trades.raw or market.trades, after its data type trades)"),
+    ("legacy-name-with-a-newline", SHIPPED.replace("  market.trades.raw:\n", '  "market.trades.raw\\n":\n'),
+     "market.trades.raw\\n", "legacy_topics.market.trades.raw\n", "not a Kafka topic name"),
     ("misspelt-key", with_trades("    renames: {qty: quantity}\n"), "renames:",
      "market.trades.raw.renames", "did you mean 'rename'"),
     ("ambiguous-exchange-code",
@@ -167,3 +177,15 @@ def test_a_protected_environment_never_retires_a_legacy_topic(tmp_path):
     plan = plan_changes(topology, observed, names(topology))
     assert plan.refusing and plan.adopt == [] and plan.release == []
     assert any("market.trades.raw: deleting a topic in the protected environment prod" in r for r in plan.refused)
+
+
+def test_the_plan_retires_no_legacy_topic_outside_the_legacy_shapes_even_from_a_topology_built_by_hand(tmp_path):
+    # `k2 validate` refuses such a declaration; a topology put together in code still cannot make K2 adopt it.
+    topology = load_topology(ROOT / "topics.yaml", "dev")
+    trades = next(t for t in topology.legacy if t.name == "market.trades.raw")
+    crafted = dataclasses.replace(topology, legacy=(dataclasses.replace(trades, name="__consumer_offsets"),),
+                                  decommission=("__consumer_offsets",))
+    offsets = ObservedTopic("__consumer_offsets", 50, 1, {"cleanup.policy": "compact"})
+    plan = plan_changes(crafted, {**observed_from(topology), offsets.name: offsets}, names(topology))
+    assert plan.adopt == [] and plan.release == [] and plan.delete == []
+

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from k2infra.model.plan import ObservedTopic, Plan, deletable, plan_changes, plan_topics
+from k2infra.model.plan import ManagedSubject, ObservedTopic, Plan, deletable, plan_changes, plan_topics
 from tests.golden import check_golden
 from tests.model.plans import (
     RETENTION_CUT,
@@ -167,3 +167,77 @@ def test_only_released_or_throwaway_resources_lose_retain_on_delete(tmp_path):
     assert everything == {t.name for t in shipped.topics} | {s.subject for s in shipped.subjects}
     prod = topology_from(tmp_path / "p", environment="prod")
     assert deletable(prod, first, throwaway=True) == set()
+
+
+# --- What K2 may touch is K2's: even a crafted state or a throwaway stack deletes nothing else --------------------
+
+def test_an_internal_topic_in_the_state_stops_the_plan(tmp_path):
+    plan = scenario(tmp_path, "state-holds-an-internal-topic")
+    assert plan["delete"] == [] and plan["release"] == [] and plan["retain"] == []
+    [refusal] = plan["refused"]
+    assert refusal.startswith("__consumer_offsets: the stack's state holds __consumer_offsets")
+    assert "never declares, changes or deletes such a topic" in refusal
+
+
+@pytest.mark.parametrize("name", ["__consumer_offsets", "__transaction_state", "_schemas", "connect-offsets",
+                                  "mm2-offset-syncs.eu.internal", "eu.checkpoints.internal", "heartbeats"])
+def test_no_internal_topic_is_ever_deleted_whatever_lists_it(tmp_path, name):
+    shipped = topology_from(tmp_path / "a")
+    managed = {**names(shipped), name: ObservedTopic(name, 1, 1, {})}
+    for plan in (plan_topics(shipped, observed_from(shipped), managed, allow_removal=True),
+                 plan_topics(shipped, {**observed_from(shipped), name: managed[name]}, managed,
+                             released=frozenset(managed))):
+        assert plan.refusing and name not in plan.delete and name not in {t.name for t in plan.release}
+        assert name not in deletable(shipped, plan, throwaway=True)
+
+
+def test_a_throwaway_stack_deletes_no_foreign_topic(tmp_path):
+    plan = scenario(tmp_path, "throwaway-stack-holds-a-foreign-topic")
+    assert plan["delete"] == []
+    assert plan["refused"] == ["orders.v1: deleting this topic is refused: it is not K2's (not named by topics.yaml's "
+                               "naming rule, nor a declared legacy topic), so K2 never deletes it. This stack deletes "
+                               "what it manages (k2:allowTopicDeletion), so remove it from the stack's state"]
+
+
+def test_a_foreign_topic_in_the_state_is_kept_and_never_made_deletable(tmp_path):
+    shipped = topology_from(tmp_path / "a")
+    managed = {**names(shipped), "orders.v1": ObservedTopic("orders.v1", 6, 1, {})}
+    plan = plan_topics(shipped, observed_from(shipped), managed, released=frozenset(managed))
+    assert not plan.refusing and [t.name for t in plan.retain] == ["orders.v1"] and not plan.vanished
+    assert "orders.v1" not in deletable(shipped, plan, throwaway=True)
+    # Even a plan put together by hand cannot make it deletable.
+    assert "orders.v1" not in deletable(shipped, Plan(release=list(plan.retain)), throwaway=False)
+
+
+def test_a_foreign_subject_is_never_deleted(tmp_path):
+    shipped = topology_from(tmp_path / "a")
+    other = ManagedSubject("orders.v1-value", "{}", "BACKWARD")
+    plan = plan_changes(shipped, observed_from(shipped), names(shipped),
+                        {**subjects_of(shipped), other.subject: other}, allow_removal=True)
+    assert plan.delete_subjects == []
+    assert any(r.startswith("orders.v1-value: deleting this subject is refused") for r in plan.refused)
+
+
+def test_an_undeclared_legacy_topic_in_the_state_is_never_deleted(tmp_path):
+    shipped = topology_from(tmp_path / "a")
+    # Adopted by an earlier decommission, then dropped from legacy_topics: kept, not deleted.
+    bare = topology_from(tmp_path / "b", SHIPPED[:SHIPPED.index("legacy_topics:")])
+    raw = ObservedTopic("market.trades.raw", 6, 1, {})
+    managed = {**names(shipped), raw.name: raw}
+    plan = plan_topics(bare, {**observed_from(shipped), raw.name: raw}, managed, allow_removal=True)
+    assert plan.delete == [] and any(r.startswith("market.trades.raw: deleting this topic is refused")
+                                     for r in plan.refused)
+
+
+def test_a_topic_that_collides_with_a_cluster_topic_is_refused_not_created(tmp_path):
+    plan = scenario(tmp_path, "collides-with-a-cluster-topic")
+    assert "market.equities.trades.asx" not in plan["create"] and len(plan["create"]) == 5
+    [refusal] = plan["refused"]
+    assert refusal.startswith("market.equities.trades.asx: the cluster has the topic market_equities_trades_asx, "
+                              "the same name in Kafka's metrics")
+
+
+def test_a_topic_the_cluster_has_under_its_own_name_is_no_collision(tmp_path):
+    shipped = topology_from(tmp_path / "a")
+    plan = plan_topics(shipped, observed_from(shipped), names(shipped), cluster_names=set(observed_from(shipped)))
+    assert not plan.refusing and len(plan.unchanged) == 6

@@ -121,6 +121,69 @@ CASES = [
          "reason:", "acknowledged_data_loss.[0].reason", "must not be empty"),
     Case("acknowledgement-without-topics", "defaults:", ACK.replace("[market.*.trades.*]", "[]") + "defaults:",
          "topics: []", "acknowledged_data_loss.[0].topics", "must list at least one"),
+    # Strict names: full-string matches, Kafka's limits, no two topics with one metric name.
+    Case("exchange-with-a-trailing-newline", "      binance:\n", '      "binance\\n":\n', '"binance\\n":',
+         "exchanges.binance\n", "exchange code 'binance\\n' must be lower-case"),
+    Case("data-type-with-a-trailing-newline", "  quotes:\n", '  "quotes\\n":\n', '"quotes\\n":',
+         "data_types.quotes\n", "data type code 'quotes\\n' must be lower-case"),
+    Case("topic-name-over-kafkas-limit", "      binance:\n", f"      {'b' * 230}:\n", "b" * 230,
+         f"crypto.exchanges.{'b' * 230}", "characters long: Kafka allows at most 249 in a topic name"),
+    Case("topic-names-that-collide-in-metrics", "  crypto:\n    description: \"Cryptocurrency spot and derivatives "
+         "markets\"\n    exchanges:\n",
+         "  crypto_trades:\n    exchanges:\n      kraken: {name: Kraken, partitions: 40}\n"
+         "  crypto:\n    exchanges:\n      quotes_kraken: {name: Q, partitions: 40}\n",
+         "      quotes_kraken: {name: Q", "crypto.exchanges.quotes_kraken",
+         "market.crypto.trades.quotes_kraken and market.crypto_trades.quotes.kraken (at "),
+    Case("exchange-named-as-mirrormakers-topics", "      binance:\n", "      internal:\n", "      internal:",
+         "crypto.exchanges.internal", "is named as the internal topics of Kafka's tools are"),
+    # Principals: Type:name, a type Kafka's authenticators make, never the wildcard or the unauthenticated user.
+    Case("principal-with-a-trailing-newline", 'principal: "User:asx-feed"', 'principal: "User:asx-feed\\n"',
+         "User:asx-feed", "apps.asx-feed.principal", "has characters no authenticated name has here"),
+    Case("principal-anonymous", 'principal: "User:asx-feed"', 'principal: "User:ANONYMOUS"', "User:ANONYMOUS",
+         "apps.asx-feed.principal", "the principal Kafka gives every unauthenticated client"),
+    Case("principal-wildcard", 'principal: "User:asx-feed"', 'principal: "User:*"', '"User:*"',
+         "apps.asx-feed.principal", "is the wildcard principal"),
+    Case("principal-of-an-unknown-type", 'principal: "User:asx-feed"', 'principal: "Group:feeds"', "Group:feeds",
+         "apps.asx-feed.principal", "has principal type 'Group'"),
+    Case("principal-without-a-name", 'principal: "User:asx-feed"', 'principal: "User:"', '"User:"',
+         "apps.asx-feed.principal", "is not a principal Type:name"),
+    Case("principal-with-a-space", 'principal: "User:asx-feed"', 'principal: "User:asx feed"', "User:asx feed",
+         "apps.asx-feed.principal", "has characters no authenticated name has"),
+    Case("group-wildcard", 'principal: "User:iceberg-writer"\n', 'principal: "User:iceberg-writer"\n    group: "*"\n',
+         'group: "*"', "apps.iceberg-writer.group", "consumer group '*' is the ACL wildcard"),
+    Case("transactional-id-wildcard", 'principal: "User:binance-feed"\n',
+         'principal: "User:binance-feed"\n    transactional_id: "*"\n', 'transactional_id: "*"',
+         "apps.binance-feed.transactional_id", "transactional id '*' is the ACL wildcard"),
+    Case("group-with-a-newline", 'principal: "User:iceberg-writer"\n',
+         'principal: "User:iceberg-writer"\n    group: "lake\\nwriter"\n', 'group: "lake',
+         "apps.iceberg-writer.group", "must be letters, digits"),
+    Case("default-group-from-an-odd-app-name", "  iceberg-writer:\n", '  "iceberg writer":\n', '"iceberg writer":',
+         "apps.iceberg writer.group", "(the app's name, its default group: set group)"),
+    # What K2 may touch is K2's: a decommission lists only K2's names, in any environment.
+    Case("decommission-of-an-internal-topic", "    protected: true",
+         "    protected: true\n    decommission:\n      - __consumer_offsets",
+         "- __consumer_offsets", "prod.decommission.[0]", "K2 never deletes it, in any environment",
+         environment="prod"),
+    Case("decommission-of-another-teams-topic", "    min_insync_replicas: 1\n  prod:",
+         "    min_insync_replicas: 1\n    decommission: [orders.v1]\n  prod:", "decommission: [orders.v1]",
+         "dev.decommission.[0]", "'orders.v1' is not K2's"),
+    Case("decommission-of-connects-topic", "    min_insync_replicas: 1\n  prod:",
+         "    min_insync_replicas: 1\n    decommission: [connect-offsets]\n  prod:", "connect-offsets",
+         "dev.decommission.[0]", "'connect-offsets' is a topic of Kafka or of a tool around it"),
+    Case("decommission-of-an-undeclared-legacy-topic", "    min_insync_replicas: 1\n  prod:",
+         "    min_insync_replicas: 1\n    decommission: [market.orders.raw]\n  prod:", "market.orders.raw",
+         "dev.decommission.[0]", "market.orders.raw is not declared under legacy_topics"),
+    Case("decommission-with-a-trailing-newline", "    min_insync_replicas: 1\n  prod:",
+         '    min_insync_replicas: 1\n    decommission: ["market.crypto.trades.kraken\\n"]\n  prod:',
+         "kraken", "dev.decommission.[0]", "is not K2's"),
+    # Legacy topics: only the design's shapes, never an internal or another team's topic.
+    Case("legacy-internal-topic", "  market.trades.raw:\n", "  __consumer_offsets:\n", "  __consumer_offsets:",
+         "legacy_topics.__consumer_offsets", "K2 never reads, adopts or deletes it"),
+    Case("legacy-topic-of-another-team", "  market.trades.raw:\n", "  orders.v1:\n", "  orders.v1:",
+         "legacy_topics.orders.v1", "is not named as the design's legacy topics are"),
+    Case("legacy-topic-named-after-another-data-type", "  market.trades.raw:\n", "  market.orders.raw:\n",
+         "  market.orders.raw:", "legacy_topics.market.orders.raw",
+         "(market.trades.raw or market.trades, after its data type trades)"),
 ]
 
 
@@ -151,7 +214,7 @@ def test_bad_input_names_file_line_and_key(tmp_path, case):
 
 
 def test_the_catalogue_is_large_enough():
-    assert len(CASES) >= 25
+    assert len(CASES) >= 60
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path):

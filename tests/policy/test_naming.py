@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.policy.conftest import of, subject, topic
+from tests.policy.conftest import SHIPPED_TOPICS, of, subject, topic
 from tests.policy.harness import Analyzer
 
 
@@ -86,3 +86,35 @@ def test_subject_codes_must_be_declared(analyzer: Analyzer):
 def test_name_rules_ignore_other_resources(analyzer: Analyzer):
     assert of("subject-name", analyzer.analyze(topic("market.equities.trades.asx"))) == []
     assert of("topic-name", analyzer.analyze(subject("whatever"))) == []
+
+
+@pytest.mark.parametrize("name", ["market.equities.trades.asx\n", "market.equities.trades.asx\r",
+                                  "market.equities.trades\n.asx"])
+def test_a_control_character_is_no_part_of_a_name_and_is_shown_escaped(analyzer: Analyzer, name: str):
+    [found] = of("topic-name", analyzer.analyze(topic(name)))
+    assert "the name does not follow" in found.message and found.message.split("\n", 1)[1].isprintable()
+    assert repr(name)[1:-1] in found.message
+
+
+def test_a_name_over_kafkas_limit_fails(analyzer_for):
+    code = "x" * 240
+    analyzer = analyzer_for(SHIPPED_TOPICS.replace("      binance:\n", f"      {code}:\n", 1))
+    [found] = of("topic-name", analyzer.analyze(topic(f"market.crypto.trades.{code}")))
+    assert "characters long: Kafka allows at most 249 in a topic name" in found.message
+
+
+def test_a_name_mirrormaker_takes_for_its_own_fails(analyzer_for):
+    analyzer = analyzer_for(SHIPPED_TOPICS.replace("      binance:\n", "      internal:\n", 1))
+    [found] = of("topic-name", analyzer.analyze(topic("market.crypto.trades.internal")))
+    assert "is named as the topics of Kafka's tools are" in found.message
+
+
+def test_two_declared_names_that_collide_in_kafkas_metrics_fail(analyzer_for):
+    text = SHIPPED_TOPICS.replace("  crypto:\n", "  crypto_trades:\n    exchanges:\n      kraken: {name: K, "
+                                  "partitions: 40}\n  crypto:\n", 1).replace(
+        "      binance:\n", "      quotes_kraken: {name: Q, partitions: 40}\n      binance:\n", 1)
+    analyzer = analyzer_for(text)
+    [found] = of("topic-name", analyzer.analyze(topic("market.crypto.trades.quotes_kraken")))
+    assert ("it and market.crypto_trades.quotes.kraken are one name in Kafka's metrics "
+            "(market_crypto_trades_quotes_kraken") in found.message
+    assert of("topic-name", analyzer.analyze(topic("market.crypto.trades.binance"))) == []

@@ -21,7 +21,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from k2infra.model.plan import ObservedTopic
-from k2infra.observed.cluster import Unreachable
+from k2infra.observed.cluster import ObservedCluster, Unreachable
 from k2infra.observed.stack_record import StackRecord
 from k2infra.program import guard
 
@@ -78,14 +78,15 @@ class FakeCluster:
     schemas: dict[str, list[str]] = field(default_factory=dict)
     state: StackRecord = field(default_factory=StackRecord)  # the stack's own state, as `stack export` gives it
     acls: list[Any] | None = field(default_factory=list)  # the cluster's ACLs; None: its brokers run no authorizer
+    other_topics: tuple[str, ...] = ()  # the names of its topics outside market.*
     reachable: bool = True
     seen_configs: list[dict[str, Any]] = field(default_factory=list)
 
-    def observe_topics(self, conf: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, ObservedTopic]:
+    def observe_cluster(self, conf: dict[str, Any], *args: Any, **kwargs: Any) -> ObservedCluster:
         self.seen_configs.append(dict(conf))
         if not self.reachable:
             raise Unreachable(f"cannot reach Kafka at {conf['bootstrap.servers']}: timed out")
-        return dict(self.topics)
+        return ObservedCluster(dict(self.topics), frozenset([*self.topics, *self.other_topics]))
 
     def registered_versions(self, url: str, subjects: Any, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
         if not self.reachable:
@@ -96,7 +97,7 @@ class FakeCluster:
 @pytest.fixture(autouse=True)
 def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     fake = FakeCluster()
-    monkeypatch.setattr(guard, "observe_topics", fake.observe_topics)
+    monkeypatch.setattr(guard, "observe_cluster", fake.observe_cluster)
     monkeypatch.setattr(guard, "registered_versions", fake.registered_versions)
     monkeypatch.setattr(guard, "read_stack_state", lambda: fake.state)
     monkeypatch.setattr(guard, "observe_acls", lambda *args, **kwargs: fake.acls)

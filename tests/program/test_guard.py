@@ -174,3 +174,20 @@ def test_access_control_on_brokers_without_an_authorizer_is_refused(project, clu
     with pytest.raises(Exception, match=r"(?s)environment prod sets access_control, but the brokers at "
                                         r"127.0.0.1:9092 run no authorizer.*Nothing was changed"):
         run_program(project, {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}, stack="prod")
+
+
+def test_a_crafted_state_cannot_make_the_program_delete_an_internal_topic(project, cluster):
+    # Released (no retain_on_delete) and left undeclared, Pulumi would delete it: the guard stops first.
+    deployed(cluster, project, released=("__consumer_offsets",))
+    cluster.state.topics["__consumer_offsets"] = ObservedTopic("__consumer_offsets", 50, 1, {})
+    with pytest.raises(Exception, match=r"__consumer_offsets: the stack's state holds __consumer_offsets") as raised:
+        run_program(project, LOCAL)
+    assert "Refused, nothing was changed" in str(raised.value)
+
+
+def test_a_topic_colliding_with_one_on_the_cluster_is_refused_before_anything_is_declared(project, cluster):
+    cluster.other_topics = ("market_crypto_trades_binance",)
+    with pytest.raises(Exception, match=r"market.crypto.trades.binance: the cluster has the topic "
+                                        r"market_crypto_trades_binance") as raised:
+        run_program(project, LOCAL)
+    assert "Refused, nothing was changed" in str(raised.value)

@@ -36,14 +36,14 @@ def failing(error: Exception):
 
 @pytest.mark.parametrize("error", KAFKA_FAILURES, ids=lambda e: type(e).__name__)
 def test_each_kafka_failure_stops_the_update_with_its_own_message(project, monkeypatch, error):
-    monkeypatch.setattr(guard, "observe_topics", failing(error))
+    monkeypatch.setattr(guard, "observe_cluster", failing(error))
     with pytest.raises(Exception) as raised:
         run_program(project, LOCAL)
     assert f"{error}.\nNothing was changed; rerun once that is fixed" in str(raised.value)
 
 
 def test_docker_mode_does_not_look_for_a_kafka_it_has_not_created_yet(project, monkeypatch):
-    monkeypatch.setattr(guard, "observe_topics", failing(AssertionError("observed a cluster that cannot exist")))
+    monkeypatch.setattr(guard, "observe_cluster", failing(AssertionError("observed a cluster that cannot exist")))
     run = run_program(project, DOCKER)
     assert len(run.of_type(TOPIC)) == 6
 
@@ -51,7 +51,7 @@ def test_docker_mode_does_not_look_for_a_kafka_it_has_not_created_yet(project, m
 @pytest.mark.parametrize("error", KAFKA_FAILURES, ids=lambda e: type(e).__name__)
 def test_docker_mode_stops_on_any_failure_once_its_containers_exist(project, cluster, monkeypatch, error):
     cluster.state = StackRecord(containers=("urn:pulumi:dev::k2::docker:index/container:Container::k2-dev-kafka",))
-    monkeypatch.setattr(guard, "observe_topics", failing(error))
+    monkeypatch.setattr(guard, "observe_cluster", failing(error))
     with pytest.raises(Exception, match="Nothing was changed"):
         run_program(project, DOCKER)
 
