@@ -53,6 +53,8 @@ def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:
     for env in [environment] if environment else environments(config):
         topo = load(config, env)
         out.print(validated(config, topo.environment, len(topo.topics), len(topo.subjects)))
+        for warning in topo.warnings:
+            out.print(f"  warning: {warning}", highlight=False)
 
 
 def validated(config: Path, environment: str, topics: int, subjects: int) -> str:
@@ -84,6 +86,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     managed = {n: t for n, t in observed.items() if n not in topo.legacy_names and not is_internal_topic(n)}
     result = plan_topics(topo, observed, managed, cluster_names=cluster.names)
     summary = result.to_dict()
+    summary["warnings"] = [*(str(w) for w in topo.warnings), *summary["warnings"]]
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
                          + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]
     if as_json:

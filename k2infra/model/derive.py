@@ -15,10 +15,10 @@ from typing import Any
 from k2infra.contracts.naming import subject_name, topic_name
 from k2infra.model.access import derive_apps
 from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
-from k2infra.model.data_loss import RULE_KEYS, Acknowledgement
+from k2infra.model.data_loss import RULE_KEYS, Acknowledgement, floor_problem, reason_problem, scope_problem
 from k2infra.model.entities import Exchange, Subject, Topic
 from k2infra.model.errors import Problem, TopologyError
-from k2infra.model.kafka_configs import ConfigValueError, normalise_config, suggest
+from k2infra.model.kafka_configs import ConfigValueError, conflicts, normalise_config, shown, suggest
 from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring_spec import resolve_monitoring
 from k2infra.model.namespace import check_decommission, check_topic_names
@@ -26,6 +26,9 @@ from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
 from k2infra.model.topology import Topology
+
+# Topic configs an environment sets on every topic (key -> its setting in environments.<env> and defaults).
+ENVIRONMENT_KEYS = {"min.insync.replicas": "min_insync_replicas"}
 
 
 def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None) -> Topology:
@@ -45,6 +48,8 @@ class _Derivation:
     env_name: str
     env: EnvironmentSpec
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # what the environment changes, said (k2 validate)
+    capped: list[tuple[str, int]] = field(default_factory=list)  # topics max_partitions caps: (name, asked)
 
     @property
     def replication(self) -> int:
@@ -55,7 +60,7 @@ class _Derivation:
         return self.env.min_insync_replicas or self.spec.defaults.min_insync_replicas
 
     def topics(self) -> tuple[list[Topic], list[Exchange]]:
-        base = {dt: _configs(self.doc, ("data_types", dt, "config"), dts.config, self.problems)
+        base = {dt: self._configs(("data_types", dt, "config"), dts.config)
                 for dt, dts in self.spec.data_types.items()}
         topics: list[Topic] = []
         exchanges: list[Exchange] = []
@@ -67,6 +72,7 @@ class _Derivation:
                                           exs.messages_per_second))
                 self._check_overrides(ac, ex, exs.overrides)
                 topics += [self._topic(ac, ex, exs, dt, base[dt]) for dt in self.spec.data_types]
+        self._warn_capped()
         return topics, exchanges
 
     def _topic(self, ac: str, ex: str, exs: Any, dt: str, base_config: dict[str, str]) -> Topic:
@@ -81,17 +87,50 @@ class _Derivation:
         else:
             partitions, origins["partitions"] = exs.partitions, (*exchange_path, "partitions")
         if self.env.max_partitions and self.env.max_partitions < partitions:
+            self.capped.append((topic_name(ac, dt, ex), partitions))
             partitions, origins["partitions"] = self.env.max_partitions, self._env_path("max_partitions")
         config = dict(base_config)
         if override:
             path = (*exchange_path, "overrides", dt, "config")
-            config.update(_configs(self.doc, path, override.config, self.problems))
+            config.update(self._configs(path, override.config))
             origins |= {key: (*path, key) for key in override.config}
+        for key, message in conflicts(config):
+            self.problem(origins[key], message)
         config["min.insync.replicas"] = str(self.min_isr)
         origins["min.insync.replicas"] = self._setting_path("min_insync_replicas")
         origins["replication_factor"] = self._setting_path("replication_factor")
         return Topic(topic_name(ac, dt, ex), ac, dt, ex, partitions, self.replication, config,
                      origins={key: self.doc.where(path) for key, path in origins.items()})
+
+    def _configs(self, path: KeyPath, raw: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            if key in ENVIRONMENT_KEYS:
+                self._environment_key(path, key, value)
+                continue
+            try:
+                out[key] = normalise_config(key, value)
+            except ConfigValueError as err:
+                self.problem((*path, key), str(err))
+        return out
+
+    def _environment_key(self, path: KeyPath, key: str, value: object) -> None:
+        """A topic config the environment sets on every topic: refused where it would be silently replaced."""
+        setting = ENVIRONMENT_KEYS[key]
+        where = ".".join(str(p) for p in self._setting_path(setting))
+        effective = getattr(self.env, setting) or getattr(self.spec.defaults, setting)
+        self.problem((*path, key), f"{key} is an environment's setting, not a data type's: every topic of "
+                     f"{self.env_name} gets {where} ({effective}), which would replace this {shown(value)}. "
+                     f"Remove it here and set environments.<env>.{setting} (or defaults.{setting})")
+
+    def _warn_capped(self) -> None:
+        if not self.capped:
+            return
+        listed = ", ".join(f"{name} ({asked})" for name, asked in self.capped[:4])
+        more = f" and {len(self.capped) - 4} more" if len(self.capped) > 4 else ""
+        self.warnings.append(self.doc.problem(self._env_path("max_partitions"), (
+            f"caps {len(self.capped)} topics of {self.env_name} at {self.env.max_partitions} partitions, fewer than "
+            f"topics.yaml gives them: {listed}{more}")))
 
     def _env_path(self, key: str) -> KeyPath:
         return ("environments", self.env_name, key)
@@ -134,8 +173,14 @@ class _Derivation:
             except ConfigValueError as err:
                 self.problem((*path, "to"), str(err))
                 continue
+            if floor := floor_problem(ack.change, to):
+                self.problem((*path, "to"), floor)
+            if reason := reason_problem(ack.reason):
+                self.problem((*path, "reason"), reason)
             for position, pattern in enumerate(ack.topics):
-                if not fnmatch.filter(names, pattern):
+                if scope := scope_problem(pattern):
+                    self.problem((*path, "topics", position), scope)
+                elif not fnmatch.filter(names, pattern):
                     self.problem((*path, "topics", position), f"{pattern!r} matches no topic in topics.yaml"
                                  f"{suggest(pattern, names)}")
             out.append(Acknowledgement(tuple(ack.topics), ack.change, to, ack.reason, self.doc.where(path)))
@@ -178,6 +223,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         access_control=env.access_control,
         monitoring=monitoring,
         legacy=legacy,
+        warnings=tuple(run.warnings),
     )
 
 
@@ -192,16 +238,6 @@ def _environment(spec: TopologySpec, doc: SourceDoc, name: str | None,
         problems.append(doc.problem(("environments",), f"no environment {name!r}{suggest(name, spec.environments)}; "
                                     f"known: {known}"))
     return name, EnvironmentSpec()
-
-
-def _configs(doc: SourceDoc, path: KeyPath, raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in raw.items():
-        try:
-            out[key] = normalise_config(key, value)
-        except ConfigValueError as err:
-            problems.append(doc.problem((*path, key), str(err)))
-    return out
 
 
 def _subjects(spec: TopologySpec, doc: SourceDoc, schemas_dir: Path, topics: list[Topic],

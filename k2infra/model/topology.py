@@ -15,6 +15,7 @@ from k2infra.contracts.naming import SUBJECT_PATTERN, subject_name
 from k2infra.model.access import App
 from k2infra.model.data_loss import Acknowledgement
 from k2infra.model.entities import Exchange, Subject, Topic, group_by_exchange
+from k2infra.model.errors import Problem
 from k2infra.model.legacy import LegacyTopic
 from k2infra.model.monitoring_spec import MonitoringSettings
 
@@ -36,6 +37,9 @@ class Topology:
     # The flat topics from before the exchange topics (legacy_topics): `k2 migrate` copies from them; they
     # are not K2's topics even though their names start with market.
     legacy: tuple[LegacyTopic, ...] = ()
+    # What the environment changes in what topics.yaml asks (a max_partitions cap), located: `k2 validate`,
+    # `k2 plan` and the preview print them, so that nothing is changed silently.
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

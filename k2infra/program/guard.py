@@ -64,7 +64,7 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
     if plan.refusing or schema_problems:
         lines = [*plan.refused, *(_loss_refusal(c, conf, observed) for c in plan.losses), *schema_problems]
         raise pulumi.RunError(f"Refused, {NOTHING_CHANGED.lower()}:\n" + "\n".join(f"  - {line}" for line in lines))
-    for warning in [*plan.warnings, *_access_warnings(topology, record, conf)]:
+    for warning in [*map(str, topology.warnings), *plan.warnings, *_access_warnings(topology, record, conf)]:
         pulumi.log.warn(warning)
     for change, ack in plan.acknowledged:
         pulumi.log.warn(f"acknowledged data loss: {change.describe()}{_measured(change, conf, observed)}. "

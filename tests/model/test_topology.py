@@ -101,6 +101,23 @@ def test_environment_can_cap_partitions(tmp_path):
     topo = load_topology(make_project(tmp_path, text) / "topics.yaml", "dev")
     assert {t.name: t.partitions for t in topo.topics}["market.crypto.trades.binance"] == 8
     assert topo.topic("market.equities.reference_data.asx").partitions == 1
+    # Stated, not silent: one warning at the cap, naming what it changes.
+    [warning] = topo.warnings
+    line = next(i for i, text in enumerate(text.splitlines(), 1) if "max_partitions: 8" in text)
+    assert str(warning).endswith(
+        f"topics.yaml:{line}: environments.dev.max_partitions: caps 4 topics of dev at 8 partitions, fewer than "
+        "topics.yaml gives them: market.equities.trades.asx (30), market.equities.quotes.asx (30), "
+        "market.crypto.trades.binance (40), market.crypto.quotes.binance (40)")
+    assert load_topology(make_project(tmp_path / "p", text) / "topics.yaml", "prod").warnings == ()
+
+
+def test_the_largest_values_kafka_takes_are_kept(tmp_path):
+    text = (ROOT / "topics.yaml").read_text().replace(
+        'retention.ms: "604800000"   # 7 days',
+        "retention.ms: 9223372036854775807\n      segment.bytes: 2147483647\n      min.cleanable.dirty.ratio: 1", 1)
+    config = load_topology(make_project(tmp_path, text) / "topics.yaml", "dev").topic("market.equities.trades.asx").config
+    assert (config["retention.ms"], config["segment.bytes"], config["min.cleanable.dirty.ratio"]) == (
+        "9223372036854775807", "2147483647", "1")
 
 
 def test_durations_are_normalised_to_milliseconds(tmp_path):

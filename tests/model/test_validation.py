@@ -29,6 +29,7 @@ class Case:
     environment: str = "dev"
 
 
+RETENTION = 'retention.ms: "604800000"   # 7 days'  # the first is trades'
 ACK = ('acknowledged_data_loss:\n  - topics: [market.*.trades.*]\n    change: retention.ms\n    to: 1h\n'
        '    reason: "K2-142"\n')
 
@@ -84,7 +85,7 @@ CASES = [
     Case("unknown-config-key", 'cleanup.policy: "compact"', 'cleanup.polcy: "compact"', "cleanup.polcy",
          "reference_data.config.cleanup.polcy", "did you mean 'cleanup.policy'"),
     Case("bad-cleanup-policy", 'cleanup.policy: "compact"', 'cleanup.policy: "compacted"', '"compacted"',
-         "cleanup.policy", "one of delete, compact"),
+         "cleanup.policy", "must be delete, compact or compact,delete"),
     Case("unknown-compatibility", 'compatibility: "BACKWARD"', 'compatibility: "BACKWARDS"', "BACKWARDS",
          "schema_registry.compatibility", "BACKWARD"),
     Case("subject-pattern-without-data-type", 'subject_pattern: "market.{asset_class}.{data_type}-value"',
@@ -113,7 +114,8 @@ CASES = [
          .replace("1h", "zstd") + "defaults:", "change: compression.type", "acknowledged_data_loss.[0].change",
          "is not a change K2 refuses as data loss"),
     Case("acknowledgement-with-a-bad-value", "defaults:", ACK.replace("1h", "one hour") + "defaults:",
-         "to: one hour", "acknowledged_data_loss.[0].to", "must be milliseconds"),
+         "to: one hour", "acknowledged_data_loss.[0].to", "must be a whole number from -1 to 9223372036854775807 "
+         "milliseconds"),
     Case("acknowledgement-of-no-topic", "defaults:", ACK.replace("market.*.trades.*", "market.equities.trade.asx")
          + "defaults:", "topics: [market.equities.trade.asx]", "acknowledged_data_loss.[0].topics.[0]",
          "matches no topic in topics.yaml (did you mean 'market.equities.trades.asx'?)"),
@@ -121,6 +123,95 @@ CASES = [
          "reason:", "acknowledged_data_loss.[0].reason", "must not be empty"),
     Case("acknowledgement-without-topics", "defaults:", ACK.replace("[market.*.trades.*]", "[]") + "defaults:",
          "topics: []", "acknowledged_data_loss.[0].topics", "must list at least one"),
+    # Values in range: Kafka 4.1's own type and range for each key (k2infra/model/kafka_configs.py).
+    Case("retention-in-weeks-beyond-kafkas-long", RETENTION, 'retention.ms: "99999999999999w"', "99999999999999w",
+         "trades.config.retention.ms", "to 9223372036854775807 milliseconds (Kafka's LONG; -1: unlimited) or a "
+         "duration like '7d', '1h', '30m'; got '99999999999999w' (60479999999999395200000 ms)"),
+    Case("retention-number-beyond-kafkas-long", RETENTION, "retention.ms: 9223372036854775808",
+         "9223372036854775808", "trades.config.retention.ms", "got 9223372036854775808"),
+    Case("retention-of-thousands-of-digits", RETENTION, f'retention.ms: "{"9" * 5000}"', "9999999999",
+         "trades.config.retention.ms", "(more digits than Kafka's largest LONG)"),
+    Case("retention-below-unlimited", RETENTION, "retention.ms: -2", "retention.ms: -2",
+         "trades.config.retention.ms", "from -1 to 9223372036854775807"),
+    Case("retention-with-other-digits", RETENTION, 'retention.ms: "\u0661\u0662h"', "\u0661\u0662h",
+         "trades.config.retention.ms", "got '\u0661\u0662h'"),
+    Case("retention-as-a-fraction", RETENTION, "retention.ms: 1.5", "retention.ms: 1.5", "trades.config.retention.ms",
+         "got 1.5"),
+    Case("segment-bytes-beyond-kafkas-int", RETENTION, RETENTION + "\n      segment.bytes: 4294967296",
+         "segment.bytes: 4294967296", "trades.config.segment.bytes",
+         "must be a whole number from 1048576 to 2147483647 (Kafka's INT); got 4294967296"),
+    Case("segment-bytes-below-kafkas-minimum", RETENTION, RETENTION + "\n      segment.bytes: 1024",
+         "segment.bytes: 1024", "trades.config.segment.bytes", "from 1048576 to 2147483647"),
+    Case("max-message-bytes-negative", RETENTION, RETENTION + "\n      max.message.bytes: -1",
+         "max.message.bytes: -1", "trades.config.max.message.bytes", "from 0 to 2147483647 (Kafka's INT); got -1"),
+    Case("gzip-level-zero", RETENTION, RETENTION + "\n      compression.gzip.level: 0", "compression.gzip.level",
+         "trades.config.compression.gzip.level", "must be -1 or a whole number from 1 to 9"),
+    Case("lz4-level-above-17", RETENTION, RETENTION + "\n      compression.lz4.level: 18", "compression.lz4.level",
+         "trades.config.compression.lz4.level", "from 1 to 17"),
+    Case("flush-messages-zero", RETENTION, RETENTION + "\n      flush.messages: 0", "flush.messages",
+         "trades.config.flush.messages", "from 1 to 9223372036854775807 (Kafka's LONG)"),
+    Case("dirty-ratio-above-one", RETENTION, RETENTION + "\n      min.cleanable.dirty.ratio: 1.5",
+         "min.cleanable.dirty.ratio", "trades.config.min.cleanable.dirty.ratio", "from 0 to 1 (Kafka's DOUBLE"),
+    Case("dirty-ratio-not-a-number", RETENTION, RETENTION + "\n      min.cleanable.dirty.ratio: .nan",
+         "min.cleanable.dirty.ratio", "trades.config.min.cleanable.dirty.ratio", "got nan"),
+    Case("compression-in-upper-case", 'compression.type: "lz4"', 'compression.type: "LZ4"', '"LZ4"',
+         "trades.config.compression.type", "(as written: Kafka is case-sensitive); got 'LZ4'"),
+    Case("timestamp-type-in-lower-case", RETENTION, RETENTION + "\n      message.timestamp.type: createtime",
+         "createtime", "trades.config.message.timestamp.type", "one of CreateTime, LogAppendTime"),
+    Case("boolean-as-yes", RETENTION, RETENTION + '\n      unclean.leader.election.enable: "yes"', '"yes"',
+         "trades.config.unclean.leader.election.enable", "must be true or false (Kafka's BOOLEAN); got 'yes'"),
+    Case("empty-cleanup-policy", 'cleanup.policy: "compact"', 'cleanup.policy: ""', 'cleanup.policy: ""',
+         "reference_data.config.cleanup.policy", "an empty one, keeping every record forever"),
+    Case("throttled-replicas-not-pairs", RETENTION, RETENTION + '\n      leader.replication.throttled.replicas: "all"',
+         "throttled.replicas", "trades.config.leader.replication.throttled.replicas", "partition:broker pairs"),
+    Case("compaction-lags-that-cross", 'cleanup.policy: "compact"',
+         'cleanup.policy: "compact"\n      min.compaction.lag.ms: 2h\n      max.compaction.lag.ms: 1h',
+         "min.compaction.lag.ms: 2h", "reference_data.config.min.compaction.lag.ms",
+         "min.compaction.lag.ms 7200000 is above max.compaction.lag.ms 3600000: Kafka refuses the topic"),
+    Case("unknown-key-of-a-megabyte", 'cleanup.policy: "compact"', f'cleanup.policy: "compact"\n      {"k" * 100}: 1',
+         "kkkkkkkkkk", "reference_data.config." + "k" * 100, "unknown topic config 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...'"),
+    # Nothing silently changed: what the environment sets is refused where it would replace another value.
+    Case("min-insync-replicas-in-a-data-type", RETENTION, RETENTION + "\n      min.insync.replicas: 3",
+         "min.insync.replicas: 3", "trades.config.min.insync.replicas",
+         "min.insync.replicas is an environment's setting, not a data type's: every topic of prod gets "
+         "environments.prod.min_insync_replicas (2), which would replace this 3", environment="prod"),
+    Case("min-insync-replicas-in-an-override", "        symbols: 2000\n",
+         "        symbols: 2000\n        overrides:\n          trades: {config: {min.insync.replicas: 2}}\n",
+         "min.insync.replicas: 2}", "overrides.trades.config.min.insync.replicas",
+         "every topic of dev gets environments.dev.min_insync_replicas (1), which would replace this 2"),
+    # Acknowledgements say what they accept: exact names or one data type's or one exchange's topics, a retention
+    # no shorter than 1 hour (or 1 GiB per partition), a reason in words.
+    Case("acknowledgement-of-every-topic", "defaults:", ACK.replace("[market.*.trades.*]", '["*"]') + "defaults:",
+         'topics: ["*"]', "acknowledged_data_loss.[0].topics.[0]",
+         "'*' is wider than one data type or one exchange: list exact topic names, or a pattern that writes out "
+         "the data type (market.*.trades.*) or the exchange (market.*.*.asx)"),
+    Case("acknowledgement-of-every-market-topic", "defaults:",
+         ACK.replace("[market.*.trades.*]", "[market.equities.trades.asx, market.*]") + "defaults:",
+         "topics: [market.equities.trades.asx, market.*]", "acknowledged_data_loss.[0].topics.[1]",
+         "'market.*' is wider than one data type or one exchange"),
+    Case("acknowledgement-of-every-segment-wildcarded", "defaults:",
+         ACK.replace("market.*.trades.*", "market.*.*.*") + "defaults:", "market.*.*.*",
+         "acknowledged_data_loss.[0].topics.[0]", "'market.*.*.*' is wider"),
+    Case("acknowledgement-of-an-asset-class", "defaults:",
+         ACK.replace("market.*.trades.*", "market.equities.*.*") + "defaults:", "market.equities.*.*",
+         "acknowledged_data_loss.[0].topics.[0]", "'market.equities.*.*' is wider"),
+    Case("acknowledgement-of-a-wildcard-data-type", "defaults:",
+         ACK.replace("market.*.trades.*", "market.*.t*.*") + "defaults:", "market.*.t*.*",
+         "acknowledged_data_loss.[0].topics.[0]", "'market.*.t*.*' is wider"),
+    Case("acknowledgement-down-to-a-millisecond", "defaults:", ACK.replace("to: 1h", "to: 1ms") + "defaults:",
+         "to: 1ms", "acknowledged_data_loss.[0].to",
+         "retention.ms 1 is below 3600000 (1 hour), the shortest retention K2 lets an acknowledgement cut to"),
+    Case("acknowledgement-down-to-a-kilobyte", "defaults:",
+         ACK.replace("retention.ms", "retention.bytes").replace("to: 1h", "to: 1024") + "defaults:",
+         "to: 1024", "acknowledged_data_loss.[0].to", "retention.bytes 1024 is below 1073741824 (1 GiB per partition)"),
+    Case("acknowledgement-with-a-dot-for-a-reason", "defaults:", ACK.replace('"K2-142"', '"."') + "defaults:",
+         'reason: "."', "acknowledged_data_loss.[0].reason",
+         'must say why in words: a ticket id (K2-142) or at least two words'),
+    Case("acknowledgement-with-one-word-for-a-reason", "defaults:", ACK.replace('"K2-142"', '"cleanup!!"')
+         + "defaults:", 'reason: "cleanup!!"', "acknowledged_data_loss.[0].reason", "must say why in words"),
+    Case("acknowledgement-with-a-novel-for-a-reason", "defaults:",
+         ACK.replace('"K2-142"', f'"K2-142 {"words " * 200}"') + "defaults:", "reason: \"K2-142 words",
+         "acknowledged_data_loss.[0].reason", "is 1207 characters long: keep it under 500"),
     # Strict names: full-string matches, Kafka's limits, no two topics with one metric name.
     Case("exchange-with-a-trailing-newline", "      binance:\n", '      "binance\\n":\n', '"binance\\n":',
          "exchanges.binance\n", "exchange code 'binance\\n' must be lower-case"),
@@ -211,6 +302,20 @@ def test_bad_input_names_file_line_and_key(tmp_path, case):
         expected = [i for i, line in enumerate(lines, 1) if case.line_of in line][case.occurrence - 1]
         assert problem.line == expected, f"{problem} (expected line {expected})"
     assert str(problem).startswith(f"{problem.file}:")
+
+
+@pytest.mark.parametrize(("topics", "change", "to", "reason"), [
+    ("[market.equities.trades.asx]", "retention.ms", "1h", "K2-142"),  # an exact name; a ticket id
+    ("[market.*.trades.*]", "retention.ms", "3600000", "trades are archived to Iceberg"),  # one data type
+    ("[market.*.*.asx]", "retention.bytes", "1073741824", "ASX disks are full (OPS-7)"),  # one exchange
+    ("[market.equities.*.asx, market.*.quotes.b?nance]", "retention.ms", "-1", "OPS-12: kept forever"),
+    ("[market.*.reference_data.*]", "cleanup.policy", "delete", "reference data is reloaded daily"),
+])
+def test_acknowledgements_that_say_what_they_accept_pass(tmp_path, topics, change, to, reason):
+    entry = f"acknowledged_data_loss:\n  - {{topics: {topics}, change: {change}, to: {to}, reason: '{reason}'}}\n"
+    topology = load_topology(make_project(tmp_path, SHIPPED.replace("defaults:", entry + "defaults:", 1))
+                             / "topics.yaml", "dev")
+    assert [a.reason for a in topology.acknowledgements] == [reason]
 
 
 def test_the_catalogue_is_large_enough():
