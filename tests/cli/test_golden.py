@@ -53,11 +53,13 @@ PLANS: dict[str, tuple[str, Callable[[Path], dict[str, ObservedTopic]]]] = {
         tmp, lambda t: ObservedTopic(t.name, t.partitions, 3, t.config))),
     "exchange-removed": (without_asx_text(), shipped_cluster),
     "retention-cut": (RETENTION_CUT, shipped_cluster),
+    "capped-partitions": (SHIPPED.replace("  dev:\n", "  dev:\n    max_partitions: 8\n", 1), lambda _tmp: {}),
     # Topics outside market.* are seen by name only: one collides with a topic to create in Kafka's metric names.
     "collides-with-a-cluster-topic": (SHIPPED, lambda _tmp: {
         "market_crypto_trades_binance": ObservedTopic("market_crypto_trades_binance", 3, 1, {}),
         "__consumer_offsets": ObservedTopic("__consumer_offsets", 50, 1, {})}),
 }
+STACK_PLANS = {"capped-partitions"}  # planned for the dev stack (the others: no environment's settings)
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
@@ -71,7 +73,8 @@ def test_k2_plan_golden(name, tmp_path, monkeypatch):
     monkeypatch.setattr(measure, "retention_cut",
                         lambda conf, topic, partitions, new, **kwargs: RetentionCut(topic, 300, 500, 30_600))
     project = make_project(tmp_path / "project", text)
-    check_golden_text(f"plan/{name}", k2(project, ["plan", "--config", "topics.yaml"], monkeypatch))
+    stack = ["--stack", "dev"] if name in STACK_PLANS else []
+    check_golden_text(f"plan/{name}", k2(project, ["plan", "--config", "topics.yaml", *stack], monkeypatch))
 
 
 # --- k2 validate: OK for every environment, for one stack, and a file with problems ----------------------------
@@ -88,8 +91,20 @@ NOT_K2S = (SHIPPED.replace("  market.trades.raw:\n", "  __consumer_offsets:\n", 
                     "    min_insync_replicas: 1\n    decommission: [__consumer_offsets, orders.v1]\n  prod:"))
 
 
+# The blanket acknowledgement, and settings an environment would replace or Kafka would refuse.
+BLANKET = SHIPPED.replace("defaults:", 'acknowledged_data_loss:\n  - {topics: ["*"], change: retention.ms, to: 1ms, '
+                          'reason: "."}\n\ndefaults:', 1)
+OUT_OF_RANGE = SHIPPED.replace('retention.ms: "604800000"   # 7 days',
+                               'retention.ms: "99999999999999w"\n      segment.bytes: 4294967296\n'
+                               "      min.insync.replicas: 3", 1)
+
+
 @pytest.mark.parametrize(("name", "text", "args"), [
     ("ok", None, ["validate", "--config", "topics.yaml"]),
+    ("capped-partitions", SHIPPED.replace("  dev:\n", "  dev:\n    max_partitions: 8\n", 1),
+     ["validate", "--config", "topics.yaml"]),
+    ("blanket-acknowledgement", BLANKET, ["validate", "--config", "topics.yaml"]),
+    ("out-of-range", OUT_OF_RANGE, ["validate", "--config", "topics.yaml", "--stack", "prod"]),
     ("ok-one-stack", None, ["validate", "--config", "topics.yaml", "--stack", "prod"]),
     ("problems", BROKEN, ["validate", "--config", "topics.yaml"]),
     ("no-partitions", SHIPPED.replace("partitions: 40", "partitions: 0"), ["validate", "--config", "topics.yaml"]),
