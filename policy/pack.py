@@ -55,6 +55,8 @@ RULES: tuple[Rule | StackRule, ...] = (
          MANDATORY, "topic", topic_config.market_events_retention),
     Rule("market-events-compression", "Trades and quotes topics use an allowed compression codec.",
          MANDATORY, "topic", topic_config.market_events_compression),
+    Rule("topic-config-values", "Topic config keys and values are ones Kafka 4.1 accepts (type and range).",
+         MANDATORY, "topic", topic_config.values_kafka_accepts),
     Rule("partitions-within-guidelines", "Partition counts lie within the design's guideline range.",
          MANDATORY, "topic", partitions.guideline_bounds),
     Rule("reference-data-single-partition", "Reference data has 1 partition unless topics.yaml overrides it.",

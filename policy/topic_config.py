@@ -1,5 +1,6 @@
 """Topic configs the design fixes per data type: reference data compacted (the latest value per symbol
-survives), trades and quotes expiring after a stated retention and compressed with a fast codec.
+survives), trades and quotes expiring after a stated retention and compressed with a fast codec; and every
+value one Kafka accepts for its key (the table `k2 validate` checks topics.yaml with).
 
 A key left unset takes the broker's default, which no review of topics.yaml would see: unset is a violation.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from k2infra.model.kafka_configs import ConfigValueError, conflicts, normalise_config
 from policy.context import Deployment
 from policy.design import ALLOWED_COMPRESSION, MARKET_EVENTS, REFERENCE_DATA
 from policy.resources import TopicResource, as_int, violation
@@ -46,6 +48,19 @@ def market_events_compression(topic: TopicResource, _deployment: Deployment) -> 
                         f"set compression.type: lz4 (the design's default) in data_types.{topic.data_type}."
                         f"config of topics.yaml, or another allowed codec in {topic.exchange_key}.overrides."
                         f"{topic.data_type}.config")
+
+
+def values_kafka_accepts(topic: TopicResource, _deployment: Deployment) -> Iterator[str]:
+    where = (f"data_types.{topic.data_type}.config of topics.yaml, or {topic.exchange_key}.overrides."
+             f"{topic.data_type}.config" if topic.data_type else "the topic's config in topics.yaml")
+    normalised = {}
+    for key, value in sorted(topic.config.items()):
+        try:
+            normalised[key] = normalise_config(key, value)
+        except ConfigValueError as err:
+            yield violation(topic.name, f"{key}: {err}", f"give {key} a value Kafka accepts in {where}")
+    for key, message in conflicts(normalised):
+        yield violation(topic.name, message, f"correct {key} in {where}")
 
 
 def _shown(value: str | None) -> str:

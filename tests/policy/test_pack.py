@@ -19,7 +19,7 @@ ADVISORY = {"symbols-per-partition", "partitions-for-message-rate"}
 
 def test_every_rule_is_named_once_and_mandatory_unless_it_is_advice(project: Path):
     policies = k2_policies(Deployment(project))
-    assert len({p.name for p in policies}) == len(RULES) == 16
+    assert len({p.name for p in policies}) == len(RULES) == 17
     for policy in policies:
         expected = EnforcementLevel.ADVISORY if policy.name in ADVISORY else EnforcementLevel.MANDATORY
         assert policy.enforcement_level == expected, policy.name

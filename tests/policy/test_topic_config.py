@@ -80,3 +80,28 @@ def test_other_codecs_fail(analyzer: Analyzer, config, shown):
     assert found.level == "mandatory"
     assert f"market.equities.trades.asx: compression.type is {shown}, not one of lz4, snappy, zstd" in found.message
     assert "Fix: set compression.type: lz4 (the design's default) in data_types.trades.config" in found.message
+
+
+def test_values_kafka_accepts_pass(analyzer: Analyzer):
+    config = {**EVENTS, "min.insync.replicas": "2", "segment.bytes": "2147483647", "retention.ms": "9223372036854775807"}
+    assert of("topic-config-values", analyzer.analyze(topic("market.equities.trades.asx", config=config))) == []
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("segment.bytes", "4294967296", "segment.bytes: must be a whole number from 1048576 to 2147483647 (Kafka's INT); "
+     "got 4294967296"),
+    ("retention.ms", "60479999999999395200000", "retention.ms: must be a whole number from -1 to 9223372036854775807"),
+    ("compression.type", "LZ4", "compression.type: must be one of uncompressed"),
+    ("retention.msx", "1", "retention.msx: unknown topic config 'retention.msx' (did you mean 'retention.ms'?)"),
+    ("min.compaction.lag.ms", "9000000000000000000", "min.compaction.lag.ms 9000000000000000000 is above "
+     "max.compaction.lag.ms"),
+])
+def test_values_kafka_refuses_fail(analyzer: Analyzer, key, value, problem):
+    config = {**EVENTS, key: value}
+    if key == "min.compaction.lag.ms":
+        config["max.compaction.lag.ms"] = "1000"
+    [found] = of("topic-config-values", analyzer.analyze(topic("market.equities.trades.asx", config=config)))
+    assert found.level == "mandatory"
+    assert f"market.equities.trades.asx: {problem}" in found.message
+    assert "in data_types.trades.config of topics.yaml, or asset_classes.equities.exchanges.asx.overrides." \
+           "trades.config" in found.message
