@@ -4,6 +4,7 @@ The limits are the test: an input that makes `k2` hang or grow without bound fai
 timeout or by the address-space limit (a MemoryError's traceback), never by a timing assertion in-process.
 `k2 validate` of the shipped project peaks at about 50 MB of address space (measured 2026-12, Python 3.11:
 it needs no threads), so 512 MiB leaves ten times that; K2_HOSTILE_MEMORY_MB and K2_HOSTILE_TIMEOUT override.
+K2_HOSTILE_CHECKOUT=/work/wt-x runs the cases against another checkout's k2infra.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 MEMORY_MB = int(os.environ.get("K2_HOSTILE_MEMORY_MB", "512"))
+# The checkout whose k2infra the cases run (default: this one), e.g. a fix branch's worktree, same environment.
+CHECKOUT = Path(os.environ.get("K2_HOSTILE_CHECKOUT", ROOT))
 TIMEOUT = float(os.environ.get("K2_HOSTILE_TIMEOUT", "60"))
 # What a crash prints, whatever the exit code: a Python traceback, or the interpreter's own last words.
 CRASHES = ("Traceback (most recent call last)", "Fatal Python error", "MemoryError", "RecursionError")
@@ -41,7 +44,7 @@ def run_k2(args: list[str], cwd: Path, timeout: float = TIMEOUT) -> Outcome:
     """`python -m k2infra.cli ARGS` (what bin/k2 runs) in `cwd`, under the limits."""
     import time
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(CHECKOUT), os.environ.get("PYTHONPATH", "")]),
            "COLUMNS": "200", "NO_COLOR": "1"}
     started = time.monotonic()
     try:
