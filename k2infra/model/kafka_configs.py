@@ -132,7 +132,7 @@ def _ratio(value: object) -> str:
         text = value.strip() if isinstance(value, str) else str(float(value) if isinstance(value, float) else int(value))
     number = float(text) if _DECIMAL.fullmatch(text) else None
     if number is None or not 0 <= number <= 1:
-        raise ConfigValueError(f"must be a decimal number from 0 to 1 (Kafka's DOUBLE, e.g. 0.5); got {shown(value)}")
+        raise ConfigValueError(f"must be a decimal number between 0 and 1 (Kafka's DOUBLE, e.g. 0.5); got {shown(value)}")
     return text
 
 

@@ -51,8 +51,9 @@ def _fraction(value: float) -> float:
 
 
 Duration = Annotated[StrictStr, AfterValidator(_duration)]
-Positive = Annotated[StrictInt | StrictFloat, Field(gt=0)]
-NonNegative = Annotated[StrictInt | StrictFloat, Field(ge=0)]
+# Finite: YAML's .inf or .nan would make an alert that never fires, or a rule Prometheus refuses.
+Positive = Annotated[StrictInt | StrictFloat, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[StrictInt | StrictFloat, Field(ge=0, allow_inf_nan=False)]
 Messages = Annotated[StrictInt, Field(ge=0)]
 
 

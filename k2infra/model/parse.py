@@ -45,7 +45,9 @@ def _problem_from_pydantic(doc: SourceDoc, error: Any) -> Problem:
         "model_type": "must be a mapping of keys to values",
         "list_type": "must be a list",
         "greater_than_equal": f"must be {error.get('ctx', {}).get('ge', 1)} or more",
+        "less_than_equal": f"must be {error.get('ctx', {}).get('le')} or less (the largest Kafka takes)",
         "greater_than": f"must be more than {error.get('ctx', {}).get('gt', 0)}",
+        "finite_number": "must be a finite number",
         "string_too_short": "must not be empty",
         "too_short": "must list at least one",
     }

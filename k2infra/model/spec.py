@@ -12,9 +12,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, Compatibility
+from k2infra.model.kafka_configs import INT_MAX
 from k2infra.model.monitoring_spec import MonitoringSpec
 
-Count = Annotated[StrictInt, Field(ge=1)]
+# Kafka counts partitions and in-sync replicas in INTs (so K2 its volumes too), a replication factor in an INT16.
+Count = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
+Replicas = Annotated[StrictInt, Field(ge=1, le=2**15 - 1)]
 ConfigValue = StrictStr | StrictInt | StrictBool | float
 TopicConfig = dict[StrictStr, ConfigValue]
 
@@ -77,12 +80,12 @@ class DataTypeSpec(_Spec):
 
 
 class DefaultsSpec(_Spec):
-    replication_factor: Count = 1
+    replication_factor: Replicas = 1
     min_insync_replicas: Count = 1
 
 
 class EnvironmentSpec(_Spec):
-    replication_factor: Count | None = None
+    replication_factor: Replicas | None = None
     min_insync_replicas: Count | None = None
     # Caps every topic's partitions, e.g. to keep a laptop's broker small.
     max_partitions: Count | None = None
