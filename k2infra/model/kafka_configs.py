@@ -126,13 +126,15 @@ def _boolean(value: object) -> str:
 
 def _ratio(value: object) -> str:
     """A DOUBLE from 0 to 1, written as a plain decimal: Java also parses 'NaN', '0x1p-1' and '0.5d'."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        text = ""
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(float(value)) if isinstance(value, float) else str(int(value))
     else:
-        text = value.strip() if isinstance(value, str) else str(float(value) if isinstance(value, float) else int(value))
-    number = float(text) if _DECIMAL.fullmatch(text) else None
-    if number is None or not 0 <= number <= 1:
-        raise ConfigValueError(f"must be a decimal number between 0 and 1 (Kafka's DOUBLE, e.g. 0.5); got {shown(value)}")
+        text = ""
+    if not _DECIMAL.fullmatch(text) or not 0 <= float(text) <= 1:
+        raise ConfigValueError(f"must be a decimal number between 0 and 1 (Kafka's DOUBLE, e.g. 0.5); "
+                               f"got {shown(value)}")
     return text
 
 

@@ -115,7 +115,8 @@ def test_the_largest_values_kafka_takes_are_kept(tmp_path):
     text = (ROOT / "topics.yaml").read_text().replace(
         'retention.ms: "604800000"   # 7 days',
         "retention.ms: 9223372036854775807\n      segment.bytes: 2147483647\n      min.cleanable.dirty.ratio: 1", 1)
-    config = load_topology(make_project(tmp_path, text) / "topics.yaml", "dev").topic("market.equities.trades.asx").config
+    topology = load_topology(make_project(tmp_path, text) / "topics.yaml", "dev")
+    config = topology.topic("market.equities.trades.asx").config
     assert (config["retention.ms"], config["segment.bytes"], config["min.cleanable.dirty.ratio"]) == (
         "9223372036854775807", "2147483647", "1")
 

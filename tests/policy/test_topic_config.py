@@ -83,7 +83,8 @@ def test_other_codecs_fail(analyzer: Analyzer, config, shown):
 
 
 def test_values_kafka_accepts_pass(analyzer: Analyzer):
-    config = {**EVENTS, "min.insync.replicas": "2", "segment.bytes": "2147483647", "retention.ms": "9223372036854775807"}
+    config = {**EVENTS, "min.insync.replicas": "2", "segment.bytes": "2147483647",
+              "retention.ms": "9223372036854775807"}
     assert of("topic-config-values", analyzer.analyze(topic("market.equities.trades.asx", config=config))) == []
 
 
