@@ -28,6 +28,9 @@ from k2infra.model.spec import EnvironmentSpec, TopologySpec
 from k2infra.model.topology import Topology
 
 # Topic configs an environment sets on every topic (key -> its setting in environments.<env> and defaults).
+# Such a key in a data type's or an override's config is an error, not a warning: min.insync.replicas (like the
+# replication factor, which only an environment can set) is a safety setting, and a warning scrolled past would
+# leave a reviewer believing a topic keeps 3 in-sync copies when it keeps the environment's 2.
 ENVIRONMENT_KEYS = {"min.insync.replicas": "min_insync_replicas"}
 
 
