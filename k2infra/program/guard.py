@@ -19,7 +19,7 @@ from k2infra.model import Topology
 from k2infra.model.access_plan import access_changes
 from k2infra.model.avro_files import same_schema
 from k2infra.model.compat import incompatibilities
-from k2infra.model.data_loss import LossChange
+from k2infra.model.data_loss import LossChange, floor_problem
 from k2infra.model.plan import ObservedTopic, Plan, plan_changes
 from k2infra.observed.cluster import ObservedCluster, Unreachable, observe_acls, observe_cluster, registered_versions
 from k2infra.observed.measure import measured
@@ -107,9 +107,12 @@ def _access_warnings(topology: Topology, record: StackRecord, conf: dict) -> lis
 
 def _loss_refusal(change: LossChange, conf: dict, observed: dict[str, ObservedTopic]) -> str:
     where = f" (set at {change.origin})" if change.origin else ""
-    return (f"{change.describe()}{_measured(change, conf, observed)}{where}. To make it anyway, acknowledge it "
-            f"in topics.yaml in a reviewed change: acknowledged_data_loss: [{{topics: [{change.topic}], "
-            f"change: {change.change}, to: \"{change.new}\", reason: \"...\"}}]")
+    refused = f"{change.describe()}{_measured(change, conf, observed)}{where}"
+    if floor := floor_problem(change.change, change.new):
+        return f"{refused}. No acknowledgement can allow it: {floor}"
+    return (f"{refused}. To make it anyway, acknowledge it in topics.yaml in a reviewed change: "
+            f"acknowledged_data_loss: [{{topics: [{change.topic}], change: {change.change}, to: \"{change.new}\", "
+            f"reason: \"<ticket>: why\"}}]")
 
 
 def _measured(change: LossChange, conf: dict, observed: dict[str, ObservedTopic]) -> str:

@@ -169,6 +169,15 @@ def test_a_retention_cut_is_refused_under_mocks_too(project, cluster):
         run_program(project, LOCAL)
 
 
+def test_a_retention_cut_below_the_floor_says_no_acknowledgement_can_allow_it(project, cluster):
+    deployed(cluster, project)
+    (project / "topics.yaml").write_text(SHIPPED.replace('retention.ms: "604800000"   # 7 days', "retention.ms: 30m"))
+    with pytest.raises(Exception, match=r"retention.ms 604800000 -> 1800000 deletes every message older than the new "
+                                        r"limit.*No acknowledgement can allow it: retention.ms 1800000 is below "
+                                        r"3600000 \(1 hour\)"):
+        run_program(project, LOCAL)
+
+
 def test_access_control_on_brokers_without_an_authorizer_is_refused(project, cluster):
     cluster.acls = None  # as observe_acls reports a cluster without an authorizer
     with pytest.raises(Exception, match=r"(?s)environment prod sets access_control, but the brokers at "
