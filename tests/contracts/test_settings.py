@@ -80,7 +80,7 @@ def test_the_stack_file_wins_over_the_project_file_and_stack_config_dir_is_follo
 
 def test_a_broken_stack_file_is_named(tmp_path):
     project = write(tmp_path / "p", "dev", "config: [unclosed\n")
-    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: not valid YAML"):
+    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml:\d+: YAML syntax error"):
         StackSettings.from_files(project, "dev")
 
 
