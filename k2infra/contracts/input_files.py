@@ -65,6 +65,8 @@ def _stat(file: Path) -> os.stat_result:
         return os.stat(file)
     except OSError as err:
         raise _os_error(file, err) from None
+    except ValueError:  # a NUL byte in the name
+        raise InputFileError(file, None, "cannot read the file: its name holds a NUL byte") from None
 
 
 def _check(file: Path, status: os.stat_result, limit: int) -> None:

@@ -28,10 +28,10 @@ from k2infra.contracts.input_files import InputFileError, KeyPath, excerpt, posi
 try:  # optional: the app helpers' own dependencies are only ruamel.yaml's
     import yaml as _pyyaml
 
-    _LIBYAML: Any = _pyyaml.CSafeLoader if _pyyaml.__with_libyaml__ else None
+    LIBYAML: Any = _pyyaml.CSafeLoader if _pyyaml.__with_libyaml__ else None
     _PARSE_ERRORS: tuple[type[Exception], ...] = (RuamelYAMLError, _pyyaml.YAMLError)
 except ImportError:  # pragma: no cover - exercised by an app install without PyYAML
-    _LIBYAML, _PARSE_ERRORS = None, (RuamelYAMLError,)
+    LIBYAML, _PARSE_ERRORS = None, (RuamelYAMLError,)
 
 MAX_DEPTH = 64
 # What YAML allows in a stream (ruamel.yaml's reader refuses the rest, without a line).
@@ -55,10 +55,10 @@ def ruamel_events(text: str) -> Iterator[Any]:
 
 
 def libyaml_events(text: str) -> Iterator[Any]:
-    return iter(_pyyaml.parse(text, Loader=_LIBYAML))
+    return iter(_pyyaml.parse(text, Loader=LIBYAML))
 
 
-DEFAULT_EVENTS: Events = libyaml_events if _LIBYAML is not None else ruamel_events
+DEFAULT_EVENTS: Events = libyaml_events if LIBYAML is not None else ruamel_events
 
 
 def parse_yaml(file: Path, text: str, events: Events | None = None) -> LocatedYaml:
@@ -120,8 +120,9 @@ class _Builder:
         own = f"{CORE}{'map' if mapping else 'seq'}"
         if event.tag not in (None, "!", own):
             raise self._error(event, f"the YAML tag {_shown(event.tag)} is not accepted: remove it")
-        if len(self.stack) >= MAX_DEPTH:
-            raise self._error(event, f"nested more than {MAX_DEPTH} levels deep: K2's files need a handful")
+        if len(self.stack) >= MAX_DEPTH:  # named by where the nesting starts, not by its 64 keys
+            raise self._error(event, f"nested more than {MAX_DEPTH} levels deep: K2's files need a handful",
+                              self._next_path()[:3])
         value: dict[Any, Any] | list[Any] = {} if mapping else []
         self.stack.append(_Open(value, self._place(value, event)))
 
