@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - exercised by an app install without Py
     LIBYAML, _PARSE_ERRORS = None, (RuamelYAMLError,)
 
 MAX_DEPTH = 64
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep: K2's files need a handful"
 # What YAML allows in a stream (ruamel.yaml's reader refuses the rest, without a line).
 NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 CORE = "tag:yaml.org,2002:"
@@ -75,8 +76,9 @@ def parse_yaml(file: Path, text: str, events: Events | None = None) -> LocatedYa
     except _PARSE_ERRORS as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         what = " ".join(str(x) for x in (getattr(err, "context", None), getattr(err, "problem", None)) if x)
-        raise InputFileError(file, mark.line + 1 if mark else None,
-                             f"YAML syntax error: {excerpt(what or str(err))}") from None
+        # libyaml's scanner reads a line ahead of its events and stops at its own depth (1,000) before ours
+        message = TOO_DEEP if "maximum nesting depth" in what else f"YAML syntax error: {excerpt(what or str(err))}"
+        raise InputFileError(file, mark.line + 1 if mark else None, message) from None
     return LocatedYaml(builder.root, builder.lines)
 
 
@@ -121,8 +123,7 @@ class _Builder:
         if event.tag not in (None, "!", own):
             raise self._error(event, f"the YAML tag {_shown(event.tag)} is not accepted: remove it")
         if len(self.stack) >= MAX_DEPTH:  # named by where the nesting starts, not by its 64 keys
-            raise self._error(event, f"nested more than {MAX_DEPTH} levels deep: K2's files need a handful",
-                              self._next_path()[:3])
+            raise self._error(event, TOO_DEEP, self._next_path()[:3])
         value: dict[Any, Any] | list[Any] = {} if mapping else []
         self.stack.append(_Open(value, self._place(value, event)))
 
