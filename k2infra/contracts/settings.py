@@ -37,6 +37,7 @@ def is_credential_key(key: str) -> bool:
     """Whether a config key, property or output names a credential (the namespace, e.g. `k2:`, aside)."""
     return CREDENTIAL_KEY.search(key.split(":", 1)[-1]) is not None
 
+
 # Generous: a stack file holds a few settings and an encrypted key, a few KB.
 CONFIG_FILE_LIMIT = 1 * MB
 
@@ -270,11 +271,20 @@ def _text(value: Any) -> str | None:
 
 
 def _yaml(file: Path) -> Mapping[str, Any]:
-    """A config file's mapping ({} when the file does not exist), read as every YAML file K2 reads is."""
+    """A config file's mapping ({} when the file does not exist or is empty), read as every YAML file K2 reads is."""
     try:
-        data = parse_yaml(file, read_text(file, CONFIG_FILE_LIMIT)).data
+        located = parse_yaml(file, read_text(file, CONFIG_FILE_LIMIT))
     except MissingFile:
         return {}
     except InputFileError as err:
         raise SettingsError(str(err)) from None
-    return data if isinstance(data, Mapping) else {}
+    data = located.data
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{file}:1: the file must be a mapping (config:, secretsprovider:, ...), "
+                            f"not a {type(data).__name__}")
+    if data.get("config") is not None and not isinstance(data["config"], Mapping):
+        raise SettingsError(f"{file}:{located.lines.get(('config',), 1)}: config: must be a mapping of keys "
+                            f"(k2:environment: ...), not a {type(data['config']).__name__}")
+    return data

@@ -159,9 +159,11 @@ def test_a_missing_stack_file_counts_as_a_passphrase_stack(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"config:\n  k2:tls: \xff\n", r"Pulumi\.dev\.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 text$"),
-    (b"config:\n  k2:tls: a\x00b\n", r"Pulumi\.dev\.yaml: not valid YAML"),
-    (b"config: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"Pulumi\.dev\.yaml: (nested too deeply|not valid YAML)"),
+    (b"config:\n  k2:tls: \xff\n", r"Pulumi\.dev\.yaml:2: byte 0xff at column 11 is not UTF-8: save the file as UTF-8"),
+    (b"config:\n  k2:tls: a\x00b\n", r"Pulumi\.dev\.yaml:2: character U\+0000 at column 12 is not allowed in YAML"),
+    (b"config: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"Pulumi\.dev\.yaml:1: nested more than 64 levels deep"),
+    (b"- config\n- k2:environment\n", r"Pulumi\.dev\.yaml:1: the file must be a mapping .*, not a list"),
+    (b"a: 1\nconfig: [k2:environment]\n", r"Pulumi\.dev\.yaml:2: config: must be a mapping of keys"),
 ])
 def test_a_stack_file_that_is_not_text_is_named_not_a_traceback(tmp_path, content, message):
     project = write(tmp_path / "p", "dev", "")
