@@ -4,6 +4,7 @@ settings and topology as the commands read them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from k2infra.contracts.kafka_client import kafka_client_settings
 from k2infra.contracts.settings import SettingsError, StackSettings
-from k2infra.model import Topology, TopologyError, load_topology, read_spec
+from k2infra.model import Topology, TopologyError, load_topologies, load_topology
 
 # Set once, for every print: markup off (names, paths and messages print as they are, brackets included) and
 # soft_wrap (a line longer than the terminal, a path or a message, is never broken with newlines, so it can be copied).
@@ -65,12 +66,12 @@ def load(config: Path, environment: str | None) -> Topology:
         fail(str(error))
 
 
-def environments(config: Path) -> list[str | None]:
+def load_each(config: Path, environment: str | None) -> Iterator[Topology]:
+    """`environment`'s topology, or every environment's when None: the file is parsed once whatever their number."""
     try:
-        names: list[str | None] = list(read_spec(config).environments)
+        yield from load_topologies(config, [environment] if environment else None)
     except TopologyError as error:
         fail(str(error))
-    return names or [None]
 
 
 def cluster_conf(stack: str | None, config: Path, bootstrap_servers: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from k2infra.cli.common import TOPICS, ConfigOption, fail
+from k2infra.contracts.settings import SettingsError
 
 group = typer.Typer(help="A team's shared Pulumi backend: an S3 bucket for state and a KMS key for secrets.",
                     no_args_is_help=True)
@@ -53,7 +54,10 @@ def check(stack: Annotated[list[str] | None, typer.Option("--stack", "-s", help=
     report = Report()
     check_backend(os.environ.get(BACKEND_VAR), report)
     for name in stack or []:
-        check_secrets(Path(config).parent, name, report, Path(config))
+        try:
+            check_secrets(Path(config).parent, name, report, Path(config))
+        except SettingsError as error:  # an unreadable Pulumi.<stack>.yaml, named with its line
+            fail(f"!!!  {error}")
     for line in report.lines:
         typer.echo(line, err=line.startswith("!!!"))
     if report.problems:

@@ -18,8 +18,8 @@ from k2infra.cli.common import (
     cannot_use_cluster,
     cluster_conf,
     environment_of,
-    environments,
     load,
+    load_each,
     out,
 )
 
@@ -49,9 +49,7 @@ def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: 
 
 def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:
     """Check topics.yaml and its schemas for every environment (or one stack's); exit 1 on problems."""
-    environment = environment_of(stack, config)
-    for env in [environment] if environment else environments(config):
-        topo = load(config, env)
+    for topo in load_each(config, environment_of(stack, config)):
         out.print(validated(config, topo.environment, len(topo.topics), len(topo.subjects)))
         for warning in topo.warnings:
             out.print(f"  warning: {warning}", highlight=False)

@@ -21,9 +21,10 @@ def unlock(stack: StackRequired, config: ConfigOption = TOPICS) -> None:
     url = os.environ.get("PULUMI_BACKEND_URL", "")
     try:
         backend = backend_directory(url)
+        project = project_name(config.parent)  # SettingsError (a ValueError) names the file
     except ValueError as error:
         fail(f"k2 unlock: {error}")
-    removed, kept = remove_stale(stack_locks(backend, project_name(config.parent), stack))
+    removed, kept = remove_stale(stack_locks(backend, project, stack))
     for lock in removed:
         out.print(f"removed stale lock {lock.describe()}: that process has ended", highlight=False)
     for lock in kept:

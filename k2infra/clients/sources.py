@@ -15,10 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from k2infra.contracts.input_files import MB, InputFileError, read_text
 from k2infra.contracts.outputs import HINT, ExchangeInfo, StackOutputs, StackOutputsError, SubjectInfo, TopicInfo
 
 ENV_VAR = "K2_STACK_OUTPUTS"
 TOPOLOGY_FILE = "topics.yaml"
+# Generous: the outputs of 10,000 topics take about 5 MB.
+OUTPUTS_LIMIT = 64 * MB
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,10 @@ def _default_source(environment: str | None) -> StackOutputs:
 
 def _from_file(path: Path, where: str) -> StackOutputs:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise StackOutputsError(f"{where}: cannot read it: {err.strerror}") from None
+        text = read_text(path, OUTPUTS_LIMIT)  # a regular file, bounded, UTF-8
+    except InputFileError as err:
+        line = f" (line {err.line})" if err.line else ""
+        raise StackOutputsError(f"{where}: cannot read it{line}: {err.message}") from None
     return _from_json(text, where)
 
 
@@ -123,6 +127,8 @@ def _from_json(text: str, where: str) -> StackOutputs:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise StackOutputsError(f"{where}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    except RecursionError:
+        raise StackOutputsError(f"{where}: not valid stack outputs (JSON nested too deeply); {HINT}") from None
     return StackOutputs.parse(data, where)
 
 

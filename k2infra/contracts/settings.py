@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from k2infra.contracts.containers import KAFKA_IMAGE, REGISTRY_IMAGE
+from k2infra.contracts.input_files import MB, InputFileError, MissingFile, read_text
+from k2infra.contracts.yaml_source import parse_yaml
 
 NAMESPACE = "k2"
 ClusterMode = Literal["local", "docker", "existing"]
@@ -37,6 +36,10 @@ CREDENTIAL_KEY = re.compile(
 def is_credential_key(key: str) -> bool:
     """Whether a config key, property or output names a credential (the namespace, e.g. `k2:`, aside)."""
     return CREDENTIAL_KEY.search(key.split(":", 1)[-1]) is not None
+
+
+# Generous: a stack file holds a few settings and an encrypted key, a few KB.
+CONFIG_FILE_LIMIT = 1 * MB
 
 
 class SettingsError(ValueError):
@@ -243,7 +246,10 @@ def protected_passphrase(stack: str, environment: str, reason: str) -> tuple[str
 
 def project_name(project_dir: Path) -> str:
     """The project's name, from its Pulumi.yaml (`name:`)."""
-    return str(_yaml(project_dir / "Pulumi.yaml")["name"])
+    name = _yaml(project_dir / "Pulumi.yaml").get("name")
+    if not name:
+        raise SettingsError(f"{project_dir / 'Pulumi.yaml'}: no project name (name:); is this a Pulumi project?")
+    return str(name)
 
 
 def _entries(file: Path, document: Mapping[str, Any], project_style: bool = False) -> Iterator[ConfigEntry]:
@@ -265,16 +271,20 @@ def _text(value: Any) -> str | None:
 
 
 def _yaml(file: Path) -> Mapping[str, Any]:
+    """A config file's mapping ({} when the file does not exist or is empty), read as every YAML file K2 reads is."""
     try:
-        data = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
-    except OSError:
+        located = parse_yaml(file, read_text(file, CONFIG_FILE_LIMIT))
+    except MissingFile:
         return {}
-    except UnicodeDecodeError as err:
-        line = err.object[:err.start].count(b"\n") + 1
-        raise SettingsError(f"{file}:{line}: byte {err.object[err.start]:#04x} is not UTF-8: save the file as "
-                            "UTF-8 text") from None
-    except RecursionError:
-        raise SettingsError(f"{file}: nested too deeply to read: a stack file is flat key: value config") from None
-    except YAMLError as err:
-        raise SettingsError(f"{file}: not valid YAML: {err}") from None
-    return data if isinstance(data, Mapping) else {}
+    except InputFileError as err:
+        raise SettingsError(str(err)) from None
+    data = located.data
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{file}:1: the file must be a mapping (config:, secretsprovider:, ...), "
+                            f"not a {type(data).__name__}")
+    if data.get("config") is not None and not isinstance(data["config"], Mapping):
+        raise SettingsError(f"{file}:{located.lines.get(('config',), 1)}: config: must be a mapping of keys "
+                            f"(k2:environment: ...), not a {type(data['config']).__name__}")
+    return data

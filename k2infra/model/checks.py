@@ -3,10 +3,12 @@ parts of names, the subject pattern, schema files and their partition-key field.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
 
+from k2infra.contracts.input_files import excerpt
 from k2infra.contracts.naming import CODE, SUBJECT_FIELDS
 from k2infra.model.avro_files import AvroSchema, SchemaFileError, field_line, load_avro
 from k2infra.model.errors import Problem
@@ -39,20 +41,40 @@ def _suggest_code(code: str) -> str:
     return cleaned if cleaned and cleaned[0].isalpha() else f"x{cleaned}"
 
 
-def check_subject_pattern(spec: TopologySpec, doc: SourceDoc, problems: list[Problem]) -> None:
+def check_subject_pattern(spec: TopologySpec, doc: SourceDoc, problems: list[Problem]) -> bool:
+    """Whether the subject pattern can name subjects; else its problem is in `problems`."""
     pattern = spec.schema_registry.subject_pattern
     path = ("schema_registry", "subject_pattern")
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+        parts = [(name, spec_, conversion) for _, name, spec_, conversion in string.Formatter().parse(pattern)
+                 if name is not None]
     except ValueError as err:
         problems.append(doc.problem(path, f"not a valid pattern: {err}"))
-        return
+        return False
+    fields = {name for name, _, _ in parts}
     if fields != SUBJECT_FIELDS:
         problems.append(doc.problem(path, "must use exactly the placeholders {asset_class} and {data_type} "
                                     f"(one subject per asset class and data type); found {sorted(fields)}"))
+        return False
+    formatted = next((f"{{{n}{'!' + c if c else ''}{':' + s if s else ''}}}" for n, s, c in parts if s or c), None)
+    if formatted:
+        problems.append(doc.problem(path, f"{excerpt(formatted)} has a format spec or conversion; write the "
+                                    "placeholders plainly, {asset_class} and {data_type}"))
+        return False
+    return True
 
 
-def read_schema(doc: SourceDoc, file: Path, key_path: KeyPath, problems: list[Problem]) -> AvroSchema | None:
+def read_schema(doc: SourceDoc, schemas_dir: Path, name: str, key_path: KeyPath, problems: list[Problem],
+                inside: tuple[Path, ...] = ()) -> AvroSchema | None:
+    """The schema file `name` (as topics.yaml writes it, relative to `schemas_dir`), read only if it lies inside
+    the repository: the directory of topics.yaml, or one of `inside` (directories the caller chose)."""
+    file = schemas_dir / name
+    why = _outside(name, file, (doc.file.parent, *inside))
+    if why:
+        problems.append(doc.problem(key_path, f"schema file {excerpt(name)!r} is outside the repository ({why}): "
+                                    f"give a path inside the directory of {doc.file.name}, relative to "
+                                    f"{schemas_dir.name}/"))
+        return None
     try:
         return load_avro(file.resolve())
     except SchemaFileError as err:
@@ -62,6 +84,22 @@ def read_schema(doc: SourceDoc, file: Path, key_path: KeyPath, problems: list[Pr
         else:
             problems.append(problem)
         return None
+
+
+def _outside(name: str, file: Path, roots: tuple[Path, ...]) -> str | None:
+    """None when `file` is inside one of `roots` once its symlinks are followed; else how it leads out."""
+    if Path(name).is_absolute():
+        return "an absolute path"
+    try:
+        resolved = file.resolve()
+        if any(resolved.is_relative_to(root.resolve()) for root in roots):
+            return None
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+        return "it cannot be resolved"
+    lexical = Path(os.path.normpath(file.absolute()))
+    if any(lexical.is_relative_to(os.path.normpath(root.absolute())) for root in roots):
+        return "a symlink leads out of it"
+    return "'..' leads out of it"
 
 
 def check_partition_key(doc: SourceDoc, schema: AvroSchema, key: str, key_path: KeyPath,

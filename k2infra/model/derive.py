@@ -7,7 +7,7 @@ same topology from the same file through `load_topology`. Every problem is colle
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,23 @@ ENVIRONMENT_KEYS = {"min.insync.replicas": "min_insync_replicas"}
 
 def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None) -> Topology:
     """Parse and check topics.yaml and its schemas; raise TopologyError listing every problem."""
+    return next(load_topologies(path, [environment], schemas_dir))
+
+
+def load_topologies(path: str | Path, environments: Iterable[str | None] | None = None,
+                    schemas_dir: Path | None = None) -> Iterator[Topology]:
+    """Each environment's topology (every environment the file declares when None), from one parse of the file.
+
+    Schema files are read from `schemas_dir` (default: schemas/ beside the file) and only inside the file's
+    directory, or inside `schemas_dir` when the caller gives one.
+    """
     path = Path(path)
     doc = load_yaml(path)
     spec = parse_spec(doc)
-    return derive(spec, doc, environment, schemas_dir or path.parent / "schemas")
+    inside = (schemas_dir,) if schemas_dir else ()
+    every: list[str | None] = [*spec.environments] or [None]
+    for environment in every if environments is None else environments:
+        yield derive(spec, doc, environment, schemas_dir or path.parent / "schemas", inside)
 
 
 @dataclass
@@ -53,6 +66,7 @@ class _Derivation:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # what the environment changes, said (k2 validate)
     capped: list[tuple[str, int]] = field(default_factory=list)  # topics max_partitions caps: (name, asked)
+    subject_pattern_ok: bool = True  # else names no subject (check_subject_pattern says why)
 
     @property
     def replication(self) -> int:
@@ -155,7 +169,7 @@ class _Derivation:
                          f"replication_factor {self.replication}: producers with acks=all could never write")
         declared = {t.name for t in topics}
         subjects = {subject_name(t.asset_class, t.data_type, self.spec.schema_registry.subject_pattern)
-                    for t in topics}
+                    for t in topics} if self.subject_pattern_ok else set()
         for index, name in enumerate(self.env.decommission):
             if name in declared or name in subjects:
                 self.problem(("environments", self.env_name, "decommission", index),
@@ -193,17 +207,18 @@ class _Derivation:
         self.problems.append(self.doc.problem(path, message))
 
 
-def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_dir: Path) -> Topology:
+def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_dir: Path,
+           inside: tuple[Path, ...] = ()) -> Topology:
     problems: list[Problem] = []
     env_name, env = _environment(spec, doc, environment, problems)
     run = _Derivation(spec, doc, env_name, env, problems)
     check_codes(spec, doc, problems)
-    check_subject_pattern(spec, doc, problems)
+    run.subject_pattern_ok = check_subject_pattern(spec, doc, problems)
     topics, exchanges = run.topics()
     run.check_environment(topics)
     acknowledgements = run.acknowledgements(topics)
     apps = derive_apps(spec.apps, topics, doc, problems)
-    subjects = list(_subjects(spec, doc, schemas_dir, topics, problems))
+    subjects = list(_subjects(spec, doc, (schemas_dir, inside), topics, problems)) if run.subject_pattern_ok else []
     monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
                                     list(spec.environments), problems)
     legacy = derive_legacy(spec, doc, topics, subjects, problems)
@@ -243,8 +258,9 @@ def _environment(spec: TopologySpec, doc: SourceDoc, name: str | None,
     return name, EnvironmentSpec()
 
 
-def _subjects(spec: TopologySpec, doc: SourceDoc, schemas_dir: Path, topics: list[Topic],
+def _subjects(spec: TopologySpec, doc: SourceDoc, schemas: tuple[Path, tuple[Path, ...]], topics: list[Topic],
               problems: list[Problem]) -> Iterator[Subject]:
+    schemas_dir, inside = schemas
     for ac, acs in spec.asset_classes.items():
         for dt in acs.schemas:
             if dt not in spec.data_types:
@@ -254,16 +270,12 @@ def _subjects(spec: TopologySpec, doc: SourceDoc, schemas_dir: Path, topics: lis
             own = dt in acs.schemas
             file_name = acs.schemas.get(dt, f"{dts.schema_name}.avsc")
             key_path = ("asset_classes", ac, "schemas", dt) if own else ("data_types", dt, "schema_name")
-            schema = read_schema(doc, schemas_dir / file_name, key_path, problems)
+            schema = read_schema(doc, schemas_dir, file_name, key_path, problems, inside)
             if schema is None:
                 continue
             check_partition_key(doc, schema, dts.partition_key, ("data_types", dt, "partition_key"), problems)
-            try:
-                subject = subject_name(ac, dt, spec.schema_registry.subject_pattern)
-            except (KeyError, IndexError, ValueError):
-                continue  # reported by check_subject_pattern
             yield Subject(
-                subject=subject,
+                subject=subject_name(ac, dt, spec.schema_registry.subject_pattern),
                 asset_class=ac,
                 data_type=dt,
                 schema_file=relative(schema.file, doc.file.parent),

@@ -1,24 +1,22 @@
 """Reading topics.yaml into plain data while remembering the line of every key.
 
-ruamel.yaml is used (not PyYAML) because it refuses duplicate keys instead of silently keeping the
-last one, and because its round-trip nodes carry line numbers, which every error message needs.
+The file is read and parsed by k2infra.contracts (input_files, yaml_source), as every YAML file K2 reads: a regular
+file of at most TOPICS_LIMIT, UTF-8, no anchors or aliases, no duplicate keys, one loop over the parser's events
+(linear in the file's size); every problem is a TopologyError naming the line.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
-
+from k2infra.contracts.input_files import MB, InputFileError, KeyPath, read_text
+from k2infra.contracts.yaml_source import parse_yaml
 from k2infra.model.errors import Problem, TopologyError
 
-KeyPath = tuple[str | int, ...]
+# Generous: 10,000 exchanges take about 2 MB (docs/measurements.md, bench/parse_scale.py).
+TOPICS_LIMIT = 16 * MB
 
 
 @dataclass
@@ -50,54 +48,13 @@ def dotted(path: KeyPath) -> str:
 
 
 def load_yaml(file: Path) -> SourceDoc:
-    """Parse `file`; raise TopologyError naming the line of any syntax error or duplicate key."""
+    """Parse `file`; raise TopologyError naming the line of any syntax error, duplicate key or unreadable byte."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise TopologyError([Problem(file, None, "", f"cannot read the file: {err.strerror}")]) from err
-    yaml = YAML(typ="rt")
-    try:
-        raw = yaml.load(text)
-    except DuplicateKeyError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else None
-        key = _duplicate_key_name(err)
-        message = f"duplicate key {key!r}: YAML keeps only one of them; merge the two entries"
-        raise TopologyError([Problem(file, line, key, message)]) from err
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else None
-        what = " ".join(str(x) for x in (err.context, err.problem) if x)
-        raise TopologyError([Problem(file, line, "", f"YAML syntax error: {what}")]) from err
-    doc = SourceDoc(file=file, data=None)
-    doc.data = _to_plain_data(raw, (), doc.lines)
-    return doc
+        located = parse_yaml(file, read_text(file, TOPICS_LIMIT))
+    except InputFileError as err:
+        raise TopologyError([problem_of(err)]) from None
+    return SourceDoc(file=file, data=located.data, lines=located.lines)
 
 
-def _duplicate_key_name(err: DuplicateKeyError) -> str:
-    problem = str(err.problem or "")
-    # ruamel says: found duplicate key "asx" with value ... (original value: ...)
-    if '"' in problem:
-        return problem.split('"')[1]
-    return problem
-
-
-def _to_plain_data(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            child = (*path, key)
-            with contextlib.suppress(KeyError, TypeError):
-                lines[child] = node.lc.key(key)[0] + 1
-            out[key] = _to_plain_data(value, child, lines)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            child = (*path, index)
-            with contextlib.suppress(KeyError, TypeError, IndexError):
-                lines[child] = node.lc.item(index)[0] + 1
-            items.append(_to_plain_data(value, child, lines))
-        return items
-    if isinstance(node, str):
-        return str(node)  # drop ruamel's scalar string subclasses
-    return node
+def problem_of(err: InputFileError) -> Problem:
+    return Problem(err.file, err.line, dotted(err.path), err.message)

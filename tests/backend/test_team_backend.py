@@ -173,5 +173,5 @@ def test_an_unreadable_stack_file_is_a_named_problem_not_a_traceback(project: Pa
     (project / "Pulumi.prod.yaml").write_bytes(b"config:\n  k2:tls: \xff\n")
     code, _, err = check(project, capsys, "prod")
     assert code == 1
-    assert err == f"!!!  stack prod: {project}/Pulumi.prod.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 " \
-                  "text\n"
+    assert err == f"!!!  stack prod: {project}/Pulumi.prod.yaml:2: byte 0xff at column 11 is not UTF-8: save the " \
+                  "file as UTF-8\n"

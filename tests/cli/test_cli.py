@@ -83,3 +83,34 @@ def test_local_up_refuses_a_directory_that_is_not_a_platform(tmp_path):
     assert result.exit_code == 1
     assert "refusing to start a platform in" in " ".join(result.output.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
+
+
+def test_validate_names_the_byte_a_file_cannot_decode_without_a_traceback(tmp_path):
+    project = make_project(tmp_path)
+    (project / "topics.yaml").write_bytes((ROOT / "topics.yaml").read_bytes().replace(b"Binance", b"Bin\xffance", 1))
+    done = subprocess.run([sys.executable, "-m", "k2infra.cli", "validate", "--config", str(project / "topics.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "topics.yaml:22: byte 0xff at column 19 is not UTF-8: save the file as UTF-8" in done.stderr
+
+
+def test_validate_names_an_unreadable_stack_file(tmp_path):
+    project = make_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_bytes(b"config:\n  k2:environment: d\xe9v\n")
+    result = runner.invoke(app, ["validate", "--config", str(project / "topics.yaml"), "--stack", "dev"])
+    assert result.exit_code == 1
+    assert f"k2: {project / 'Pulumi.dev.yaml'}:2: byte 0xe9 at column 20 is not UTF-8" in result.output
+
+
+def test_validate_parses_once_for_hundreds_of_environments(tmp_path, monkeypatch):
+    from k2infra.model import source
+
+    extra = "".join(f"  env{i}:\n    replication_factor: 1\n" for i in range(300))
+    project = make_project(tmp_path, (ROOT / "topics.yaml").read_text().replace(
+        "\nenvironments:\n", "\nenvironments:\n" + extra, 1))
+    parses = []
+    real = source.parse_yaml
+    monkeypatch.setattr(source, "parse_yaml", lambda *args: parses.append(args[0]) or real(*args))
+    result = runner.invoke(app, ["validate", "--config", str(project / "topics.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": OK for ") == 302 and len(parses) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -97,6 +98,24 @@ def test_malformed_json_is_refused_with_the_reason(tmp_path, text, expected):
     with pytest.raises(StackOutputsError, match=r"outputs\.json") as caught:
         load_stack_outputs(path)
     assert expected in str(caught.value)
+
+
+def test_a_stack_outputs_file_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "outputs.json"
+    os.mkfifo(fifo)  # nothing ever writes to it: reading it would block
+    for path in (fifo, "/dev/zero", tmp_path):
+        with pytest.raises(StackOutputsError, match=r"cannot read it: is (not a regular file|a directory)"):
+            load_stack_outputs(path)
+
+
+def test_a_stack_outputs_file_that_is_not_utf8_or_too_deep_is_refused(tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_bytes(b'{"topics":\n "caf\xe9"}')
+    with pytest.raises(StackOutputsError, match=r"outputs\.json: cannot read it \(line 2\): byte 0xe9 at column 6"):
+        load_stack_outputs(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(StackOutputsError, match="nested too deeply"):
+        load_stack_outputs(path)
 
 
 def test_keys_a_later_program_adds_are_ignored(outputs_json):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from k2infra.contracts.settings import DockerSettings, SettingsError, StackConfigFiles, StackSettings, is_credential_key
+from k2infra.contracts.settings import (
+    DockerSettings,
+    SettingsError,
+    StackConfigFiles,
+    StackSettings,
+    is_credential_key,
+    project_name,
+)
 from tests.conftest import ROOT
 
 
@@ -80,8 +88,47 @@ def test_the_stack_file_wins_over_the_project_file_and_stack_config_dir_is_follo
 
 def test_a_broken_stack_file_is_named(tmp_path):
     project = write(tmp_path / "p", "dev", "config: [unclosed\n")
-    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: not valid YAML"):
+    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml:\d+: YAML syntax error"):
         StackSettings.from_files(project, "dev")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"config:\n  k2:cluster: caf\xe9\n", r"Pulumi\.dev\.yaml:2: byte 0xe9 at column 18 is not UTF-8"),
+    (b"config:\n  k2:cluster: \x00\n", r"Pulumi\.dev\.yaml:2: character U\+0000 at column 15 is not allowed"),
+    (b"a: &x [1]\nconfig: *x\n", r"Pulumi\.dev\.yaml:1: anchor &x: YAML anchors and aliases are not accepted"),
+    (b"config:\n  k2:cluster: local\n  k2:cluster: docker\n", r"Pulumi\.dev\.yaml:3: duplicate key 'k2:cluster'"),
+    (b"config: " + b"[" * 70 + b"]" * 70 + b"\n", r"Pulumi\.dev\.yaml:1: nested more than 64 levels deep"),
+    (b"#" * (1024 * 1024 + 1), r"Pulumi\.dev\.yaml: the file is 1\.0 MB; K2 reads at most 1 MB here"),
+])
+def test_a_careless_or_hostile_stack_file_is_a_located_error(tmp_path, content, message):
+    project = write(tmp_path / "p", "dev", "")
+    (project / "Pulumi.dev.yaml").write_bytes(content)
+    with pytest.raises(SettingsError, match=message):
+        StackSettings.from_files(project, "dev")
+
+
+def test_a_stack_file_that_is_a_fifo_or_a_directory_is_refused(tmp_path):
+    project = write(tmp_path / "p", "dev", "")
+    (project / "Pulumi.dev.yaml").unlink()
+    os.mkfifo(project / "Pulumi.dev.yaml")
+    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: is not a regular file"):
+        StackConfigFiles.read(project, "dev")
+    (project / "Pulumi.dev.yaml").unlink()
+    (project / "Pulumi.dev.yaml").mkdir()
+    with pytest.raises(SettingsError, match=r"Pulumi\.dev\.yaml: is a directory, not a file"):
+        StackConfigFiles.read(project, "dev")
+
+
+def test_a_missing_stack_file_is_no_settings(tmp_path):
+    project = write(tmp_path / "p", "dev", "")
+    (project / "Pulumi.dev.yaml").unlink()
+    assert StackConfigFiles.read(project, "dev").entries == ()
+
+
+def test_a_project_without_a_name_is_named(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("runtime: python\n")
+    with pytest.raises(SettingsError, match=r"Pulumi\.yaml: no project name"):
+        project_name(tmp_path)
 
 
 def test_docker_images_default_to_the_versions_the_bootstrap_fetches():
@@ -112,9 +159,11 @@ def test_a_missing_stack_file_counts_as_a_passphrase_stack(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"config:\n  k2:tls: \xff\n", r"Pulumi\.dev\.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 text$"),
-    (b"config:\n  k2:tls: a\x00b\n", r"Pulumi\.dev\.yaml: not valid YAML"),
-    (b"config: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"Pulumi\.dev\.yaml: (nested too deeply|not valid YAML)"),
+    (b"config:\n  k2:tls: \xff\n", r"Pulumi\.dev\.yaml:2: byte 0xff at column 11 is not UTF-8: save the file as UTF-8"),
+    (b"config:\n  k2:tls: a\x00b\n", r"Pulumi\.dev\.yaml:2: character U\+0000 at column 12 is not allowed in YAML"),
+    (b"config: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"Pulumi\.dev\.yaml:1: nested more than 64 levels deep"),
+    (b"- config\n- k2:environment\n", r"Pulumi\.dev\.yaml:1: the file must be a mapping .*, not a list"),
+    (b"a: 1\nconfig: [k2:environment]\n", r"Pulumi\.dev\.yaml:2: config: must be a mapping of keys"),
 ])
 def test_a_stack_file_that_is_not_text_is_named_not_a_traceback(tmp_path, content, message):
     project = write(tmp_path / "p", "dev", "")

@@ -24,7 +24,7 @@ class Case:
     key: str  # the problem's key path ends with this
     message: str  # and its message contains this
     file: str = "topics.yaml"
-    avsc: dict | None = None  # extra schema files: name -> text
+    avsc: dict | None = None  # extra schema files: name -> text (or bytes)
     occurrence: int = 1  # which line containing `line_of` (a duplicate key is reported at the second)
     environment: str = "dev"
 
@@ -121,6 +121,50 @@ CASES = [
          "matches no topic in topics.yaml (did you mean 'market.equities.trades.asx'?)"),
     Case("acknowledgement-without-a-reason", "defaults:", ACK.replace('\"K2-142\"', '\"\"') + "defaults:",
          "reason:", "acknowledged_data_loss.[0].reason", "must not be empty"),
+    # Hostile or careless YAML: refused where it stands, before anything expands or recurses.
+    Case("yaml-anchor-and-alias", "defaults:\n  replication_factor: 1\n",
+         "defaults: &base\n  replication_factor: 1\n", "defaults: &base", "defaults", "anchor &base: YAML anchors"),
+    Case("yaml-alias-without-anchor", 'country: "MT"', "country: *mt", "country: *mt", "binance.country",
+         "alias *mt"),
+    Case("yaml-deep-nesting", "defaults:\n", "deep: " + "[" * 70 + "]" * 70 + "\ndefaults:\n", "deep:", "deep.[0].[0]",
+         "nested more than 64 levels deep"),
+    Case("yaml-unknown-tag", 'country: "MT"', "country: !!python/object:os.system x", "country: !!python",
+         "binance.country", "the YAML tag !!python/object:os.system is not accepted"),
+    Case("yaml-two-documents", "defaults:\n", "---\ndefaults:\n", "---", "", "a second YAML document"),
+    Case("yaml-control-character", 'name: "Binance"', 'name: "Bin\x07ance"', "Bin\x07ance", "",
+         "character U+0007 at column 19 is not allowed in YAML"),
+    Case("yaml-duplicate-nested-key", "        partitions: 30\n", "        partitions: 30\n        partitions: 31\n",
+         "partitions: 31", "asset_classes.equities.exchanges.asx.partitions", "duplicate key 'partitions'"),
+    Case("subject-pattern-with-format-spec", 'subject_pattern: "market.{asset_class}.{data_type}-value"',
+         'subject_pattern: "market.{asset_class:x}.{data_type}-value"', "subject_pattern", "subject_pattern",
+         "{asset_class:x} has a format spec or conversion"),
+    Case("subject-pattern-with-conversion", 'subject_pattern: "market.{asset_class}.{data_type}-value"',
+         'subject_pattern: "market.{asset_class!r}.{data_type}-value"', "subject_pattern", "subject_pattern",
+         "{asset_class!r} has a format spec or conversion"),
+    Case("subject-pattern-with-bad-conversion", 'subject_pattern: "market.{asset_class}.{data_type}-value"',
+         'subject_pattern: "market.{asset_class}.{data_type!x}-value"', "subject_pattern", "subject_pattern",
+         "{data_type!x} has a format spec or conversion"),
+    # Schema files: only inside the repository, and never echoed back.
+    Case("schema-absolute-path", "        trading_hours: \"24/7\"\n",
+         "        trading_hours: \"24/7\"\n    schemas:\n      trades: /etc/passwd\n", "trades: /etc/passwd",
+         "crypto.schemas.trades", "schema file '/etc/passwd' is outside the repository (an absolute path)"),
+    Case("schema-path-out-of-the-repository", "        trading_hours: \"24/7\"\n",
+         "        trading_hours: \"24/7\"\n    schemas:\n      trades: ../../../../../../etc/passwd\n", "trades: ../",
+         "crypto.schemas.trades", "is outside the repository ('..' leads out of it)"),
+    Case("schema-name-out-of-the-repository", 'schema_name: "quote"', 'schema_name: "../../../../../../tmp/x"',
+         "../../", "quotes.schema_name", "is outside the repository ('..' leads out of it)"),
+    Case("schema-file-as-a-directory", 'schema_name: "quote"', 'schema_name: "dir"', None, "",
+         "is a directory, not a file", file="dir.avsc", avsc={"dir.avsc/placeholder": ""}),
+    Case("schema-not-utf8", 'schema_name: "quote"', 'schema_name: "latin"', "caf", "",
+         "byte 0xe9 at column 13 is not UTF-8", file="latin.avsc",
+         avsc={"latin.avsc": b'{"type": "record", "name": "X",\n "doc": "caf\xe9", "fields": []}'}),
+    Case("schema-nested-too-deeply", 'schema_name: "quote"', 'schema_name: "deep"', None, "",
+         "nested too deeply", file="deep.avsc", avsc={"deep.avsc": "[" * 100_000 + "]" * 100_000}),
+    Case("schema-error-quotes-an-excerpt", 'schema_name: "quote"', 'schema_name: "leaky"', None, "",
+         "invalid Avro schema: Record field is missing 'name': {'nam': 'p', 'type': 'int', 'doc': 'sec",
+         file="leaky.avsc",
+         avsc={"leaky.avsc": json.dumps({"type": "record", "name": "X", "fields": [
+             {"nam": "p", "type": "int", "doc": "secret " * 1000}]})}),
     Case("acknowledgement-without-topics", "defaults:", ACK.replace("[market.*.trades.*]", "[]") + "defaults:",
          "topics: []", "acknowledged_data_loss.[0].topics", "must list at least one"),
     # Values in range: Kafka 4.1's own type and range for each key (k2infra/model/kafka_configs.py).
@@ -291,7 +335,11 @@ def build(tmp_path: Path, case: Case) -> Path:
     assert case.old is None or text != SHIPPED, f"case {case.id} changes nothing"
     project = make_project(tmp_path, text)
     for name, content in (case.avsc or {}).items():
-        (project / "schemas" / name).write_text(content)
+        (project / "schemas" / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (project / "schemas" / name).write_bytes(content)
+        else:
+            (project / "schemas" / name).write_text(content)
     return project
 
 
@@ -306,7 +354,7 @@ def test_bad_input_names_file_line_and_key(tmp_path, case):
     assert problem.file.name == case.file
     assert problem.key.endswith(case.key), problem
     if case.line_of is not None:
-        lines = problem.file.read_text().splitlines()
+        lines = problem.file.read_text(errors="replace").splitlines()
         expected = [i for i, line in enumerate(lines, 1) if case.line_of in line][case.occurrence - 1]
         assert problem.line == expected, f"{problem} (expected line {expected})"
     assert str(problem).startswith(f"{problem.file}:")

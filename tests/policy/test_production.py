@@ -278,7 +278,7 @@ def test_an_unreadable_stack_file_is_named_not_a_crash(analyzer: Analyzer, proje
         prod_stack(kafka_provider("prod", tls=True, servers=PROD_CLUSTER))))
     [message] = [v.message for v in found]
     assert "stack prod: its config files cannot be read: " in message
-    assert "Pulumi.prod.yaml:2: byte 0xff is not UTF-8: save the file as UTF-8 text" in message
+    assert "Pulumi.prod.yaml:2: byte 0xff at column 11 is not UTF-8: save the file as UTF-8" in message
 
 
 # --- the credential keys -------------------------------------------------------------------------------------
