@@ -35,7 +35,7 @@ def _collision(name: str, deployment: Deployment) -> Iterator[str]:
     others = [n for n in [*topology.topic_names, *topology.legacy_names] if n != name]
     other = collisions([name], others).get(name)
     if other is not None:
-        yield violation(name, f"it and {other} are one name in Kafka's metrics ({metric_name(name)}: '.' and '_' are "
+        yield violation(name, f"it and {other} collide in Kafka's metrics ({metric_name(name)}: '.' and '_' are "
                         "the same there), so Kafka refuses to create the second",
                         f"rename one of their codes in {topology.file.name}")
 

@@ -138,9 +138,9 @@ def derive_legacy(spec: TopologySpec, doc: SourceDoc, topics: Iterable[Topic], s
 def _check_name(doc: SourceDoc, path: KeyPath, name: str, data_type: str | None, problems: list[Problem]) -> None:
     """Only the design's legacy shapes: K2 adopts and deletes a legacy topic, so no other team's may be one."""
     if is_internal_topic(name):
-        problems.append(doc.problem(path, f"{name!r} is a topic of Kafka or of a tool around it (Schema Registry, "
-                                    "Connect, MirrorMaker, Streams), not a legacy topic: K2 never reads, adopts or "
-                                    "deletes it"))
+        problems.append(doc.problem(path, f"{name!r} is an internal topic of Kafka or of a tool around it "
+                                    "(Schema Registry, Connect, MirrorMaker, Streams), not a legacy topic: K2 never "
+                                    "reads, adopts or deletes it"))
     elif (wrong := topic_name_problem(name)) is not None:
         problems.append(doc.problem(path, f"not a Kafka topic name: {name!r} {wrong}"))
     elif not is_legacy_topic_name(name, data_type):

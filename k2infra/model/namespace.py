@@ -24,7 +24,7 @@ from k2infra.model.entities import Topic
 from k2infra.model.errors import Problem
 from k2infra.model.source import KeyPath, SourceDoc
 
-INTERNAL = "a topic of Kafka or of a tool around it (Schema Registry, Connect, MirrorMaker, Streams)"
+INTERNAL = "an internal topic of Kafka or of a tool around it (Schema Registry, Connect, MirrorMaker, Streams)"
 
 
 def check_topic_names(topics: Iterable[Topic], legacy_names: Iterable[str], doc: SourceDoc,
@@ -53,9 +53,9 @@ def check_topic_names(topics: Iterable[Topic], legacy_names: Iterable[str], doc:
             where.setdefault(name, ("legacy_topics", name))
             order.append(name)
     for name, first in collisions(order).items():
-        problems.append(doc.problem(where[name], f"{name} and {first} (at {doc.where(where[first])}) are one "
-                                    f"name in Kafka's metrics ({metric_name(name)}: '.' and '_' are the same there), "
-                                    "so Kafka refuses to create the second: rename one of their codes"))
+        problems.append(doc.problem(where[name], f"{name} and {first} (at {doc.where(where[first])}) collide: "
+                                    f"they are one name in Kafka's metrics ({metric_name(name)}: '.' and '_' are the "
+                                    "same there), so Kafka refuses to create the second: rename one of their codes"))
 
 
 def check_decommission(environment: str, listed: Iterable[str], subject_pattern: str, legacy_names: Iterable[str],

@@ -129,7 +129,7 @@ def plan_topics(topology: Topology, observed: Mapping[str, ObservedTopic], manag
 
 
 def _collision(topic: Topic, existing: str) -> str:
-    return (f"{topic.name}: the cluster has the topic {existing}, the same name in Kafka's metrics "
+    return (f"{topic.name}: the cluster has the topic {existing}, which collides with it in Kafka's metrics "
             f"({metric_name(existing)}: '.' and '_' are the same there), so Kafka refuses to create this one. Rename "
             f"the codes in topics.yaml, or retire {existing} first")
 
@@ -232,9 +232,9 @@ def _removed(topology: Topology, observed: Mapping[str, ObservedTopic], managed:
 
 def _not_ours(name: str) -> str:
     # Only a crafted or damaged state gets here: topics.yaml cannot make K2 declare an internal topic.
-    return (f"{name}: the stack's state holds {name}, a topic of Kafka or of a tool around it, as one it manages. "
-            "K2 never declares, changes or deletes such a topic: remove it from the state (`pulumi state delete "
-            "<urn>`, the URN from `pulumi stack --show-urns`) and check who edited the state")
+    return (f"{name}: the stack's state holds {name}, an internal topic of Kafka or of a tool around it, as one it "
+            "manages. K2 never declares, changes or deletes such a topic: remove it from the state (`pulumi state "
+            "delete <urn>`, the URN from `pulumi stack --show-urns`) and check who edited the state")
 
 
 def _keep_foreign(topology: Topology, recorded: ObservedTopic, listed: bool, allow_removal: bool,

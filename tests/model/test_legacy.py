@@ -87,7 +87,7 @@ CASES = [
     ("not-a-kafka-name", SHIPPED.replace("  market.trades.raw:\n", "  market trades:\n"), "  market trades:",
      "legacy_topics.market trades", "not a Kafka topic name"),
     ("schema-registrys-topic", SHIPPED.replace("  market.trades.raw:\n", "  _schemas:\n"), "  _schemas:",
-     "legacy_topics._schemas", "is a topic of Kafka or of a tool around it"),
+     "legacy_topics._schemas", "is an internal topic of Kafka or of a tool around it"),
     ("mirrormakers-topic", SHIPPED.replace("  market.trades.raw:\n", "  mm2-offset-syncs.eu.internal:\n"),
      "  mm2-offset-syncs", "legacy_topics.mm2-offset-syncs.eu.internal", "K2 never reads, adopts or deletes it"),
     ("another-teams-topic", SHIPPED.replace("  market.trades.raw:\n", "  orders.v1:\n"), "  orders.v1:",

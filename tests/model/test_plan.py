@@ -234,7 +234,7 @@ def test_a_topic_that_collides_with_a_cluster_topic_is_refused_not_created(tmp_p
     assert "market.equities.trades.asx" not in plan["create"] and len(plan["create"]) == 5
     [refusal] = plan["refused"]
     assert refusal.startswith("market.equities.trades.asx: the cluster has the topic market_equities_trades_asx, "
-                              "the same name in Kafka's metrics")
+                              "which collides with it in Kafka's metrics")
 
 
 def test_a_topic_the_cluster_has_under_its_own_name_is_no_collision(tmp_path):

@@ -312,7 +312,7 @@ CASES = [
          "dev.decommission.[0]", "'orders.v1' is not K2's"),
     Case("decommission-of-connects-topic", "    min_insync_replicas: 1\n  prod:",
          "    min_insync_replicas: 1\n    decommission: [connect-offsets]\n  prod:", "connect-offsets",
-         "dev.decommission.[0]", "'connect-offsets' is a topic of Kafka or of a tool around it"),
+         "dev.decommission.[0]", "'connect-offsets' is an internal topic of Kafka or of a tool around it"),
     Case("decommission-of-an-undeclared-legacy-topic", "    min_insync_replicas: 1\n  prod:",
          "    min_insync_replicas: 1\n    decommission: [market.orders.raw]\n  prod:", "market.orders.raw",
          "dev.decommission.[0]", "market.orders.raw is not declared under legacy_topics"),

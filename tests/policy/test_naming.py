@@ -115,6 +115,6 @@ def test_two_declared_names_that_collide_in_kafkas_metrics_fail(analyzer_for):
         "      binance:\n", "      quotes_kraken: {name: Q, partitions: 40}\n      binance:\n", 1)
     analyzer = analyzer_for(text)
     [found] = of("topic-name", analyzer.analyze(topic("market.crypto.trades.quotes_kraken")))
-    assert ("it and market.crypto_trades.quotes.kraken are one name in Kafka's metrics "
+    assert ("it and market.crypto_trades.quotes.kraken collide in Kafka's metrics "
             "(market_crypto_trades_quotes_kraken") in found.message
     assert of("topic-name", analyzer.analyze(topic("market.crypto.trades.binance"))) == []
