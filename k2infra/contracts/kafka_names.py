@@ -40,6 +40,10 @@ def topic_name_problem(name: str) -> str | None:
     return None
 
 
+# How refusals name such a topic (k2 validate's namespace and legacy checks).
+INTERNAL_TOPIC = "an internal topic of Kafka or of a tool around it (Schema Registry, Connect, MirrorMaker, Streams)"
+
+
 def is_internal_topic(name: str) -> bool:
     """A topic of Kafka itself or of Schema Registry, Connect, MirrorMaker 2 or Streams."""
     return name in INTERNAL_TOPICS or name.startswith(INTERNAL_PREFIXES) or name.endswith(INTERNAL_SUFFIXES)

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastavro.validation import validate
 
-from k2infra.contracts.kafka_names import is_internal_topic, topic_name_problem
+from k2infra.contracts.kafka_names import INTERNAL_TOPIC, is_internal_topic, topic_name_problem
 from k2infra.contracts.naming import LEGACY_SHAPES, is_legacy_topic_name, legacy_names_for
 from k2infra.model.entities import Subject, Topic
 from k2infra.model.errors import Problem
@@ -138,8 +138,7 @@ def derive_legacy(spec: TopologySpec, doc: SourceDoc, topics: Iterable[Topic], s
 def _check_name(doc: SourceDoc, path: KeyPath, name: str, data_type: str | None, problems: list[Problem]) -> None:
     """Only the design's legacy shapes: K2 adopts and deletes a legacy topic, so no other team's may be one."""
     if is_internal_topic(name):
-        problems.append(doc.problem(path, f"{name!r} is an internal topic of Kafka or of a tool around it "
-                                    "(Schema Registry, Connect, MirrorMaker, Streams), not a legacy topic: K2 never "
+        problems.append(doc.problem(path, f"{name!r} is {INTERNAL_TOPIC}, not a legacy topic: K2 never "
                                     "reads, adopts or deletes it"))
     elif (wrong := topic_name_problem(name)) is not None:
         problems.append(doc.problem(path, f"not a Kafka topic name: {name!r} {wrong}"))

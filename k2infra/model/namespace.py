@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from k2infra.contracts.kafka_names import collisions, is_internal_topic, metric_name, topic_name_problem
+from k2infra.contracts.kafka_names import INTERNAL_TOPIC, collisions, is_internal_topic, metric_name, topic_name_problem
 from k2infra.contracts.naming import (
     LEGACY_SHAPES,
     TOPIC_NAME,
@@ -23,8 +23,6 @@ from k2infra.contracts.naming import (
 from k2infra.model.entities import Topic
 from k2infra.model.errors import Problem
 from k2infra.model.source import KeyPath, SourceDoc
-
-INTERNAL = "an internal topic of Kafka or of a tool around it (Schema Registry, Connect, MirrorMaker, Streams)"
 
 
 def check_topic_names(topics: Iterable[Topic], legacy_names: Iterable[str], doc: SourceDoc,
@@ -69,7 +67,7 @@ def check_decommission(environment: str, listed: Iterable[str], subject_pattern:
     for index, name in enumerate(listed):
         path: KeyPath = ("environments", environment, "decommission", index)
         if is_internal_topic(name):
-            problems.append(doc.problem(path, f"{name!r} is {INTERNAL}: K2 never deletes it, in any environment; "
+            problems.append(doc.problem(path, f"{name!r} is {INTERNAL_TOPIC}: K2 never deletes it, in any environment; "
                                         "remove it from the list"))
         elif is_k2_topic_name(name) or (subjects is not None and subjects.fullmatch(name)):
             continue
