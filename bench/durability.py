@@ -43,6 +43,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from bench.data import record
 from k2infra.clients import DataType, MarketRecord, StackOutputs, get_consumer, get_producer, load_stack_outputs
 from k2infra.clients.partitioner import partition_for
+from k2infra.contracts.failover import BROKER_SETTINGS, KAFKA_DEFAULTS
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.model import load_topology
 from k2infra.observed.cluster import end_offsets
@@ -365,6 +366,9 @@ def analyse(producer: SteadyProducer, read: list[MarketRecord], kills: list[dict
 # --- the script ----------------------------------------------------------------------------------
 
 
+SETTINGS = {"k2": BROKER_SETTINGS, "kafka-defaults": KAFKA_DEFAULTS}
+
+
 def markdown(r: dict[str, Any]) -> str:
     env = r["environment"]
     lines = [
@@ -375,30 +379,40 @@ def markdown(r: dict[str, Any]) -> str:
         f"librdkafka {env['librdkafka']}; load average {env['load_before']} before, {env['load_after']} after. "
         f"{r['symbols']} Zipf-weighted ASX symbols, both profiles producing at once through the helpers; in each "
         "run the broker leading the largest share of the trades is killed with SIGKILL, restarted, and the cluster "
-        "waits until every partition is fully replicated; the next run kills another broker. Raw figures: "
-        "[results/durability.json](results/durability.json).",
+        "waits until every partition is fully replicated; the next run kills another broker. The same drill runs "
+        "on a cluster with K2's failure-detection settings (k2infra/contracts/failover.py) and on one with Kafka's "
+        "defaults, one after the other. Raw figures: [results/durability.json](results/durability.json).",
         "",
-        "| Profile | Sent/s | Sent | Acknowledged | Read back | Lost (acknowledged, not read) | Duplicated | "
-        "Out of order | Stall after each kill | Failover of the killed leader's partitions |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| Brokers | Profile | Sent/s | Sent | Acknowledged | Read back | Lost (acknowledged, not read) | "
+        "Duplicated | Out of order | Stall after each kill | Failover of the killed leader's partitions |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    for p in r["profiles"].values():
-        stalls = ", ".join(f"{s['stall_s']} s (node {s['killed_node']})" for s in p["stalls"])
-        failovers = ", ".join(f"{s['failover_s']} s" for s in p["stalls"])
-        lines.append(f"| {p['profile']} ({'acks=all, idempotent' if p['profile'] == 'trades' else 'acks=1'}) | "
-                     f"{p['sent_per_second']:,} | {p['sent']:,} | {p['acknowledged']:,} | {p['read_back']:,} | "
-                     f"{p['lost']:,} | {p['duplicated']:,} | {p['out_of_order']:,} | {stalls} | {failovers} |")
-    runs = "; ".join(f"run {k['run']}: node {k['killed_node']}{' (active controller)' if k['was_controller'] else ''}"
-                     f" led {k['trades_share_by_node'][k['killed_node']]:.0%} of the trades ({k['busiest_led']} of "
-                     "the 5 busiest partitions), acknowledgements resumed within "
-                     f"{k['acks_resumed_within_s']} s ({k['under_replicated_while_down']} partitions under-replicated "
-                     f"while it was down), restart {k['restart_s']} s, fully replicated "
-                     f"{k['replicated_after_restart_s']} s later" for k in r["runs"])
-    lines += ["", f"{runs}. The stall is the longest time without any acknowledgement after the kill (with acks=all "
-              "every partition waits while the dead broker is still in its ISR, i.e. until KRaft fences it: "
-              "broker.session.timeout.ms, 9 s by default); the failover is the time until a partition the killed "
-              "broker led acknowledged a record sent after the kill. Quotes (acks=1) lose what a leader "
-              "acknowledged before its followers fetched it, which the design accepts."]
+    for name, drill in r["drills"].items():
+        for p in drill["profiles"].values():
+            stalls = ", ".join(f"{s['stall_s']} s (node {s['killed_node']})" for s in p["stalls"])
+            failovers = ", ".join(f"{s['failover_s']} s" for s in p["stalls"])
+            lines.append(f"| {name} | {p['profile']} "
+                         f"({'acks=all, idempotent' if p['profile'] == 'trades' else 'acks=1'}) | "
+                         f"{p['sent_per_second']:,} | {p['sent']:,} | {p['acknowledged']:,} | {p['read_back']:,} | "
+                         f"{p['lost']:,} | {p['duplicated']:,} | {p['out_of_order']:,} | {stalls} | {failovers} |")
+    lines += ["", "| Brokers | " + " | ".join(BROKER_SETTINGS) + " |",
+              "| --- |" + " ---: |" * len(BROKER_SETTINGS)]
+    lines += [f"| {name} | " + " | ".join(f"{v:,}" for v in drill["failure_detection"].values()) + " |"
+              for name, drill in r["drills"].items()]
+    for name, drill in r["drills"].items():
+        runs = "; ".join(
+            f"run {k['run']}: node {k['killed_node']}{' (active controller)' if k['was_controller'] else ''}"
+            f" led {k['trades_share_by_node'][k['killed_node']]:.0%} of the trades ({k['busiest_led']} of "
+            "the 5 busiest partitions), acknowledgements resumed within "
+            f"{k['acks_resumed_within_s']} s ({k['under_replicated_while_down']} partitions under-replicated "
+            f"while it was down), restart {k['restart_s']} s, fully replicated "
+            f"{k['replicated_after_restart_s']} s later" for k in drill["runs"])
+        lines += ["", f"{name}: {runs}."]
+    lines += ["", "The stall is the longest time without any acknowledgement after the kill (with acks=all every "
+              "partition waits while the dead broker is still in its ISR, i.e. until KRaft fences it: "
+              "broker.session.timeout.ms); the failover is the time until a partition the killed broker led "
+              "acknowledged a record sent after the kill. Quotes (acks=1) lose what a leader acknowledged before "
+              "its followers fetched it, which the design accepts."]
     return "\n".join(lines) + "\n"
 
 
@@ -415,6 +429,20 @@ def write(results: dict[str, Any]) -> None:
         md.write_text(existing.rstrip() + "\n\n" + block)
 
 
+def drill_on_new_cluster(failure_detection: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="k2-durability-") as tmp:
+        platform = LocalPlatform(Path(tmp) / "platform", failure_detection=failure_detection)
+        state = platform.up(nodes=3, kafka_port=None, registry_port=None)
+        try:
+            outputs = prepare(state)
+            drill = Drill(platform, state, outputs, {DataType.TRADES: args.trades_rate,
+                                                     DataType.QUOTES: args.quotes_rate},
+                          runs=args.runs, warm_up=args.warm_up, after=args.after)
+            return {"failure_detection": failure_detection, **drill.run()}
+        finally:
+            platform.down(wipe=True)
+
+
 def main() -> None:
     import confluent_kafka
 
@@ -424,25 +452,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--warm-up", type=float, default=5.0)
     parser.add_argument("--after", type=float, default=5.0)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+                        help="the brokers' failure-detection settings to drill with, each on a cluster of its own")
     args = parser.parse_args()
     load = lambda: " ".join(f"{x:.2f}" for x in os.getloadavg())  # noqa: E731
     env = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "kafka": os.environ.get(
         "K2_KAFKA_VERSION", "?"), "librdkafka": confluent_kafka.libversion()[0], "load_before": load()}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="k2-durability-") as tmp:
-        platform = LocalPlatform(Path(tmp) / "platform")
-        state = platform.up(nodes=3, kafka_port=None, registry_port=None)
-        try:
-            outputs = prepare(state)
-            drill = Drill(platform, state, outputs, {DataType.TRADES: args.trades_rate,
-                                                     DataType.QUOTES: args.quotes_rate},
-                          runs=args.runs, warm_up=args.warm_up, after=args.after)
-            results = drill.run()
-        finally:
-            platform.down(wipe=True)
+    drills = {}
+    for name in args.settings:
+        print(f"==> the drill with {name} failure-detection settings")
+        drills[name] = drill_on_new_cluster(SETTINGS[name], args)
     env["load_after"] = load()
     env["seconds"] = round(time.monotonic() - started)
-    results = {"environment": env, **results}
+    results = {"environment": env, "symbols": next(iter(drills.values()))["symbols"], "drills": drills}
     write(results)
     print(markdown(results))
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.local.processes import (
     PlatformError,
     ProcessRecord,
@@ -79,6 +80,8 @@ class KafkaCluster:
     sasl_users: dict[str, str] = field(default_factory=dict)  # username -> password, for the SASL listener
     # Secure mode: the broker ports serve SASL_SSL (SCRAM-SHA-512) only, with an authorizer (k2infra.local.security).
     secure: SecureSettings | None = None
+    # How fast a dead broker is fenced: K2's settings; bench/durability.py compares them with Kafka's defaults.
+    failure_detection: dict[str, int] = field(default_factory=lambda: dict(BROKER_SETTINGS))
 
     @classmethod
     def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int],
@@ -142,6 +145,7 @@ class KafkaCluster:
             # A laptop cluster: keep heap and segment preallocation small.
             "log.segment.bytes": 16 * 1024 * 1024,
             "log.index.size.max.bytes": 1024 * 1024,
+            **self.failure_detection,  # a dead broker is fenced within 2 s, not 9 (k2infra.contracts.failover)
         }
         if self.secure:
             listeners = f"SASL_SSL://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}"

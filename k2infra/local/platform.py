@@ -21,10 +21,12 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import (
@@ -205,8 +207,9 @@ class NotAPlatform(PlatformError):
 
 
 class LocalPlatform:
-    def __init__(self, base_dir: Path, echo=print):
+    def __init__(self, base_dir: Path, echo=print, failure_detection: Mapping[str, int] = BROKER_SETTINGS):
         self.base_dir = Path(base_dir)
+        self.failure_detection = dict(failure_detection)
         self.state_file = self.base_dir / STATE
         self.marker_file = self.base_dir / MARKER
         self.echo = echo
@@ -335,6 +338,7 @@ class LocalPlatform:
             security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
                                      settings.credentials.username)
         kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings)
+        kafka.failure_detection = self.failure_detection
         reg = SchemaRegistry(self.base_dir / "registry", registry)
         started = time.monotonic()
         try:

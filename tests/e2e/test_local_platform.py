@@ -95,7 +95,9 @@ def schema_id_of(value: bytes) -> int:
     return int.from_bytes(value[1:5], "big")
 
 
-def test_down_and_up_keep_subjects_versions_ids_and_messages_and_refuse_a_node_count_change(tmp_path: Path):
+def test_down_and_up_keep_subjects_ids_and_messages_refuse_a_node_count_change_and_wipe_removes_both(tmp_path: Path):
+    """One platform's life, to start as few as possible: down and up keep everything, a resize is refused, a
+    stale state is left alone, and `down --wipe` removes Kafka's data and the registry's together."""
     local = LocalPlatform(tmp_path / "platform")
     sleeper = None
     try:
@@ -155,33 +157,25 @@ def test_down_and_up_keep_subjects_versions_ids_and_messages_and_refuse_a_node_c
         new_id = registry.register_schema("local.persistence.new-value", Schema(json.dumps(QUOTE | {"name": "New"}),
                                                                                 "AVRO"))
         assert new_id not in trade_ids
-    finally:
-        if sleeper is not None:
-            sleeper.send_signal(signal.SIGKILL)
-            sleeper.wait(timeout=DEADLINE)
-        local.down(wipe=True)
-    assert not local.base_dir.exists()
 
-
-def test_wipe_removes_kafkas_data_and_the_registrys_together(tmp_path: Path):
-    local = LocalPlatform(tmp_path / "platform")
-    try:
-        state = local.up(nodes=1, kafka_port=None, registry_port=None)
-        register_and_produce(state)
+        # `down --wipe` on the running platform: Kafka's data and the registry's go together.
         cluster_id = json.loads(local.marker_file.read_text())["cluster_id"]
         wiped = k2("local", "down", "--wipe", "--dir", str(local.base_dir))
         assert wiped.returncode == 0, wiped.stderr
         assert f"==> wiping {local.base_dir} (Kafka logs and registry database)" in wiped.stdout
         assert not local.base_dir.exists()
-        assert not any(p.running() for p in state.processes)
-
+        assert not any(p.running() for p in again.processes)
         fresh = local.up(nodes=1, kafka_port=None, registry_port=None)
         assert json.loads(local.marker_file.read_text())["cluster_id"] != cluster_id  # a new cluster ...
         admin = AdminClient({"bootstrap.servers": fresh.bootstrap_servers})
         assert TOPIC not in admin.list_topics(timeout=DEADLINE).topics  # ... without the old topic
         assert SchemaRegistryClient({"url": fresh.schema_registry_url}).get_subjects() == []  # ... nor schemas
     finally:
+        if sleeper is not None:
+            sleeper.send_signal(signal.SIGKILL)
+            sleeper.wait(timeout=DEADLINE)
         local.down(wipe=True)
+    assert not local.base_dir.exists()
 
 
 def test_down_wipe_refuses_a_directory_that_is_not_a_platform(tmp_path: Path):

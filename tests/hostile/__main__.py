@@ -9,21 +9,23 @@ import tempfile
 from pathlib import Path
 
 from tests.hostile.catalogue import CASES
-from tests.hostile.test_catalogue import answer, build, judge
+from tests.hostile.test_catalogue import try_all
 
 
 def main(patterns: list[str]) -> int:
+    cases = [c for c in CASES if not patterns or any(fnmatch.fnmatch(c.id, p) for p in patterns)]
     failed = 0
-    for case in CASES:
-        if patterns and not any(fnmatch.fnmatch(case.id, p) for p in patterns):
-            continue
-        with tempfile.TemporaryDirectory(prefix="k2-hostile-") as tmp:
-            project, outside = build(Path(tmp), case)
-            outcome = answer(case, project)
-            wrong = judge(case, outcome, project, outside)
-        failed += bool(wrong)
-        verdict = "pass" if not wrong else "FAIL " + "; ".join(wrong)
-        print(f"{case.id:45} {case.kind:15} exit={outcome.code!s:4} {outcome.seconds:5.1f}s {verdict}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="k2-hostile-") as tmp:
+        pool, futures = try_all(cases, Path(tmp))
+        try:
+            for case, future in zip(cases, futures, strict=True):
+                verdict = future.result()
+                failed += bool(verdict.wrong)
+                said = "pass" if not verdict.wrong else "FAIL " + "; ".join(verdict.wrong)
+                print(f"{case.id:45} {case.kind:15} exit={verdict.outcome.code!s:4} "
+                      f"{verdict.outcome.seconds:5.1f}s {said}", flush=True)
+        finally:
+            pool.shutdown(cancel_futures=True)
     return 1 if failed else 0
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,17 +69,53 @@ def _location(case: Case, output: str, project: Path) -> list[str]:
     return []
 
 
+# Each case is its own k2 process, independent of the others: two at a time keep both cores busy.
+WORKERS = int(os.environ.get("K2_HOSTILE_WORKERS", "2"))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    wrong: list[str]  # empty: the case passes
+
+
+def try_case(case: Case, directory: Path) -> Verdict:
+    """Build the case's project in `directory`, run its command and judge the answer."""
+    project, outside = build(directory, case)
+    outcome = answer(case, project)
+    wrong = judge(case, outcome, project, outside)
+    if case.slow and not wrong:
+        shutil.rmtree(directory)  # the large files of a passing case are not kept for pytest's last three runs
+    return Verdict(outcome, wrong)
+
+
+def try_all(cases: list[Case], directory: Path) -> tuple[ThreadPoolExecutor, list[Future[Verdict]]]:
+    """Every case tried by WORKERS threads, in order, each in a directory of its own under `directory`; the
+    caller shuts the pool down."""
+    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="hostile")
+    return pool, [pool.submit(try_case, case, directory / case.id) for case in cases]
+
+
 def _param(case: Case) -> object:
     return pytest.param(case, id=case.id, marks=[pytest.mark.slow] if case.slow else [])
 
 
+@pytest.fixture(scope="module")
+def verdicts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
+    """The verdict on every case this session selected, worked out ahead of the tests that read them."""
+    selected = [params["case"] for item in request.session.items if getattr(item, "module", None) is request.module
+                and "case" in (params := getattr(getattr(item, "callspec", None), "params", {}))]
+    pool, futures = try_all(selected, tmp_path_factory.mktemp("hostile"))
+    try:
+        yield {case.id: future for case, future in zip(selected, futures, strict=True)}
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_hostile_input(tmp_path: Path, case: Case) -> None:
-    project, outside = build(tmp_path, case)
-    outcome = answer(case, project)
-    wrong = judge(case, outcome, project, outside)
-    if case.slow and not wrong:
-        shutil.rmtree(tmp_path)  # the large files of a passing case are not kept for pytest's last three runs
+def test_hostile_input(verdicts: dict[str, Future], case: Case) -> None:
+    verdict = verdicts[case.id].result()  # bounded: each case's process has its own timeout
+    outcome, wrong = verdict.outcome, verdict.wrong
     command = " ".join(["k2", *case.command])
     assert not wrong, (f"{case.id} ({case.kind}): {command}: " + "; ".join(wrong)
                        + f" ({outcome.seconds:.1f} s)\n--- output (end) ---\n{outcome.output[-3000:]}")
