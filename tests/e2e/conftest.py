@@ -44,7 +44,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformState
     try:
         yield state
     finally:
+        keep_logs(local.base_dir, tmp_path_factory.getbasetemp() / "platform-logs")
         local.down(wipe=True)
+
+
+def keep_logs(platform_dir: Path, into: Path) -> None:
+    """Copy the platform's Kafka and registry logs out before it is wiped: pytest keeps its last three runs'
+    directories, so a failure that only the server's side explains can still be read."""
+    for log in [*platform_dir.glob("registry/registry.log"), *platform_dir.glob("kafka/node-*/kafka.log")]:
+        target = into / log.relative_to(platform_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target)
 
 
 @pytest.fixture(scope="session")
