@@ -67,6 +67,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
     the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
     """
+    from k2infra.contracts.failover import slow_failover_warning
     from k2infra.contracts.kafka_names import is_internal_topic
     from k2infra.model.plan import plan_topics
     from k2infra.observed.cluster import Unreachable, observe_cluster
@@ -75,7 +76,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     topo = load(config, environment_of(stack, config))
     conf = cluster_conf(stack, config, bootstrap_servers)
     try:
-        cluster = observe_cluster(conf)
+        cluster = observe_cluster(conf, brokers=True)
     except Unreachable as error:
         cannot_use_cluster("k2 plan", error)
     observed = cluster.topics
@@ -84,7 +85,8 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     managed = {n: t for n, t in observed.items() if n not in topo.legacy_names and not is_internal_topic(n)}
     result = plan_topics(topo, observed, managed, cluster_names=cluster.names)
     summary = result.to_dict()
-    summary["warnings"] = [*(str(w) for w in topo.warnings), *summary["warnings"]]
+    slow_failover = slow_failover_warning(cluster.failure_detection)
+    summary["warnings"] = [*(str(w) for w in topo.warnings), *summary["warnings"], *filter(None, [slow_failover])]
     summary["losses"] = [c.describe() + measured(c, conf, observed[c.topic].partitions)
                          + (f" (set at {c.origin})" if c.origin else "") for c in result.losses]
     if as_json:

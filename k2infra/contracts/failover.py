@@ -55,3 +55,17 @@ def recommendations(settings: Mapping[str, str | int | None]) -> dict[str, tuple
 def _value(settings: Mapping[str, str | int | None], key: str) -> int:
     raw = settings.get(key)
     return int(raw) if raw not in (None, "") else KAFKA_DEFAULTS[key]
+
+
+def slow_failover_warning(settings: Mapping[str, int]) -> str | None:
+    """What `k2 plan` says of a cluster whose settings let a dead broker stall acks=all producers past the goal;
+    None when they do not, or when the brokers reported nothing."""
+    if "broker.session.timeout.ms" not in settings:
+        return None
+    bound = stall_bound_ms(settings)
+    if bound <= STALL_GOAL_MS:
+        return None
+    advice = ", ".join(f"{key}={wanted} (now {have})" for key, (have, wanted) in recommendations(settings).items())
+    return (f"failover: when a broker dies, acks=all producers (trades) stall up to {bound / 1000:.1f} s until it "
+            f"is fenced (goal: under {STALL_GOAL_MS / 1000:.0f} s); set on the brokers and controllers: {advice} "
+            "(docs/failover.md)")

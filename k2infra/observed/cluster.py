@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.contracts.naming import is_market_topic
 from k2infra.model.access import Binding
 from k2infra.model.plan import ObservedTopic
@@ -74,6 +75,9 @@ CONFIGS_PER_REQUEST = 500
 class ObservedCluster:
     topics: dict[str, ObservedTopic]  # the market-data topics, with their settings
     names: frozenset[str]  # every topic's name, whatever its prefix (a new topic may collide with any)
+    # The brokers' failure-detection settings (k2infra.contracts.failover), the slowest broker's of each; empty
+    # when not asked for or not readable.
+    failure_detection: dict[str, int] = field(default_factory=dict)
 
 
 def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, ObservedTopic]:
@@ -81,8 +85,9 @@ def observe_topics(conf: Mapping[str, Any], timeout: float = 15) -> dict[str, Ob
     return observe_cluster(conf, timeout).topics
 
 
-def observe_cluster(conf: Mapping[str, Any], timeout: float = 15) -> ObservedCluster:
-    """The market-data topics in full, and the names of all topics, from one metadata request."""
+def observe_cluster(conf: Mapping[str, Any], timeout: float = 15, *, brokers: bool = False) -> ObservedCluster:
+    """The market-data topics in full, and the names of all topics, from one metadata request; with `brokers`, also
+    the brokers' failure-detection settings."""
     from confluent_kafka.admin import ConfigResource, ConfigSource
 
     servers, reported = conf["bootstrap.servers"], ReportedErrors()
@@ -103,7 +108,28 @@ def observe_cluster(conf: Mapping[str, Any], timeout: float = 15) -> ObservedClu
             own = {k: v.value for k, v in entries.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
             replicas = len(topic.partitions[0].replicas) if topic.partitions else 0
             observed[name] = ObservedTopic(name, len(topic.partitions), replicas, own)
-    return ObservedCluster(observed, frozenset(metadata.topics))
+    detection = _failure_detection(admin, metadata, timeout) if brokers else {}
+    return ObservedCluster(observed, frozenset(metadata.topics), detection)
+
+
+def _failure_detection(admin: Any, metadata: Any, timeout: float) -> dict[str, int]:
+    """The slowest value of each failure-detection setting the brokers report; what a broker does not let K2 read
+    (no DescribeConfigs on the cluster) is left out: the advice needs facts, not guesses."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import ConfigResource
+
+    found: dict[str, int] = {}
+    resources = [ConfigResource("broker", str(broker_id)) for broker_id in metadata.brokers]
+    for future in admin.describe_configs(resources, request_timeout=timeout).values():
+        try:
+            entries = future.result(timeout=timeout)
+        except KafkaException:
+            continue
+        for key in BROKER_SETTINGS:
+            value = entries[key].value if key in entries else None
+            if value is not None and value.isdigit():
+                found[key] = max(found.get(key, 0), int(value))
+    return found
 
 
 def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | None = None,

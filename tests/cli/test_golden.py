@@ -77,6 +77,18 @@ def test_k2_plan_golden(name, tmp_path, monkeypatch):
     check_golden_text(f"plan/{name}", k2(project, ["plan", "--config", "topics.yaml", *stack], monkeypatch))
 
 
+def test_k2_plan_warns_of_a_cluster_that_fences_dead_brokers_slowly(tmp_path, monkeypatch):
+    """A cluster on Kafka's failure-detection defaults: the plan is unchanged and still passes, with one warning
+    naming the stall and the settings to change (k2infra.contracts.failover)."""
+    from k2infra.contracts.failover import KAFKA_DEFAULTS
+
+    market = shipped_cluster(tmp_path)
+    monkeypatch.setattr(cluster, "observe_cluster", lambda conf, *args, **kwargs: cluster.ObservedCluster(
+        market, frozenset(market), dict(KAFKA_DEFAULTS) if kwargs.get("brokers") else {}))
+    project = make_project(tmp_path / "project", SHIPPED)
+    check_golden_text("plan/slow-failover", k2(project, ["plan", "--config", "topics.yaml"], monkeypatch))
+
+
 # --- k2 validate: OK for every environment, for one stack, and a file with problems ----------------------------
 
 BROKEN = (SHIPPED.replace('compression.type: "lz4"', 'compression.typ: "lz4"', 1)

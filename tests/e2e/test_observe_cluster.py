@@ -37,3 +37,15 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
         assert all(observed[name].partitions == 1 for name in wanted)
     finally:
         empty_platform(admin, registry, platform.schema_registry_url)
+
+
+def test_the_brokers_failure_detection_settings_are_read_and_k2s_need_no_warning(platform):
+    """The test platform's brokers run K2's settings (k2infra.contracts.failover): the broker reports them as they
+    are set, and `k2 plan`'s failover warning stays silent for them."""
+    from k2infra.contracts.failover import BROKER_SETTINGS, slow_failover_warning
+    from k2infra.observed.cluster import observe_cluster
+
+    observed = observe_cluster(librdkafka_settings(platform.bootstrap_servers), timeout=60, brokers=True)
+    assert observed.failure_detection == BROKER_SETTINGS
+    assert slow_failover_warning(observed.failure_detection) is None
+    assert observe_cluster(librdkafka_settings(platform.bootstrap_servers), timeout=60).failure_detection == {}

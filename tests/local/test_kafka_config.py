@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import PlatformError, alive, free_ports
 from k2infra.local.registry import SchemaRegistry
