@@ -60,6 +60,7 @@ def test_one_node_is_broker_and_controller_with_replication_one(tmp_path: Path):
         "num.partitions": "1",
         "log.segment.bytes": str(16 * 1024 * 1024),
         "log.index.size.max.bytes": str(1024 * 1024),
+        **{key: str(value) for key, value in BROKER_SETTINGS.items()},  # k2infra.contracts.failover
     }
 
 
