@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from k2infra.contracts.failover import BROKER_SETTINGS
-
 KAFKA_VERSION = "4.1.1"  # as scripts/env.sh: K2_KAFKA_VERSION
 APICURIO_VERSION = "3.3.3"  # as scripts/env.sh: K2_APICURIO_VERSION
 # Built locally (no registry): podman names a local image localhost/<name>; Docker takes the same name as is.
@@ -96,7 +94,6 @@ def kafka_env(host_port: int) -> list[str]:
         # A laptop cluster, as the local platform's: small segments and index preallocation.
         f"KAFKA_LOG_SEGMENT_BYTES={16 * 1024 * 1024}",
         f"KAFKA_LOG_INDEX_SIZE_MAX_BYTES={1024 * 1024}",
-        *(f"KAFKA_{key.upper().replace('.', '_')}={value}" for key, value in BROKER_SETTINGS.items()),
     ]
 
 

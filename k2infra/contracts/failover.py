@@ -6,7 +6,9 @@ heartbeated for `broker.session.timeout.ms` (Kafka's default 9 s, so stalls of 9
 also the active controller, the other voters first wait `controller.quorum.fetch.timeout.ms` (2 s) before they
 elect a new one. The goal (issue 21) is a stall under 3 s.
 
-K2 sets these on the brokers it runs (the local platform and docker mode). In prod K2 does not own the brokers:
+K2 sets these on the multi-node clusters it runs (`k2 local up --nodes 3`). A single node (the dev platform, docker
+mode) has no replica to fail over to, so Kafka's defaults stay: a short session there could only fence the one
+broker while it is busy (a burst of topic creations delays its heartbeats). In prod K2 does not own the brokers:
 `recommendations` says what to set and `stall_bound_ms` what a cluster's values allow, which `k2 plan` reports.
 """
 

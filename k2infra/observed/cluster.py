@@ -113,12 +113,15 @@ def observe_cluster(conf: Mapping[str, Any], timeout: float = 15, *, brokers: bo
 
 
 def _failure_detection(admin: Any, metadata: Any, timeout: float) -> dict[str, int]:
-    """The slowest value of each failure-detection setting the brokers report; what a broker does not let K2 read
-    (no DescribeConfigs on the cluster) is left out: the advice needs facts, not guesses."""
+    """The slowest value of each failure-detection setting the brokers report; none for a single broker (nothing to
+    fail over to). What a broker does not let K2 read (no DescribeConfigs on the cluster) is left out: the advice
+    needs facts, not guesses."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import ConfigResource
 
     found: dict[str, int] = {}
+    if len(metadata.brokers) < 2:
+        return found
     resources = [ConfigResource("broker", str(broker_id)) for broker_id in metadata.brokers]
     for future in admin.describe_configs(resources, request_timeout=timeout).values():
         try:

@@ -39,13 +39,12 @@ def test_topics_are_observed_with_their_own_configs_across_request_chunks(platfo
         empty_platform(admin, registry, platform.schema_registry_url)
 
 
-def test_the_brokers_failure_detection_settings_are_read_and_k2s_need_no_warning(platform):
-    """The test platform's brokers run K2's settings (k2infra.contracts.failover): the broker reports them as they
-    are set, and `k2 plan`'s failover warning stays silent for them."""
-    from k2infra.contracts.failover import BROKER_SETTINGS, slow_failover_warning
+
+def test_a_single_broker_has_no_failover_to_advise_on(platform):
+    """One broker has no replica to fail over to: its failure-detection settings are not read, and `k2 plan` gives
+    no failover advice (the three-node test reads them: tests/e2e/test_three_nodes.py)."""
     from k2infra.observed.cluster import observe_cluster
 
     observed = observe_cluster(librdkafka_settings(platform.bootstrap_servers), timeout=60, brokers=True)
-    assert observed.failure_detection == BROKER_SETTINGS
-    assert slow_failover_warning(observed.failure_detection) is None
-    assert observe_cluster(librdkafka_settings(platform.bootstrap_servers), timeout=60).failure_detection == {}
+    assert observed.failure_detection == {}
+    assert len(observed.topics) >= 0 and observed.names  # the rest of the observation as without brokers=True

@@ -25,7 +25,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.durability import Drill, prepare, topic_of
 from k2infra.clients import DataType
+from k2infra.contracts.failover import BROKER_SETTINGS, slow_failover_warning
 from k2infra.local import LocalPlatform, PlatformState
+from k2infra.observed.cluster import observe_cluster
 from k2infra.observed.stack_record import parse_export
 from tests.conftest import ROOT
 from tests.e2e.conftest import empty_platform, topic_configs, topics_on_cluster
@@ -54,6 +56,9 @@ def test_prod_settings_apply_on_three_nodes(cluster: Cluster, new_stack):
     admin = AdminClient({"bootstrap.servers": state.bootstrap_servers})
     try:
         assert len(admin.list_topics(timeout=10).brokers) == 3
+        # K2's brokers fence a dead one within 2 s, as the brokers themselves report (what `k2 plan` reads).
+        detection = observe_cluster(cluster.state.client_config(), timeout=60, brokers=True).failure_detection
+        assert detection == BROKER_SETTINGS and slow_failover_warning(detection) is None
         stack = new_stack("three-nodes")
         for key, value in {"k2:environment": "prod", "k2:bootstrapServers": state.bootstrap_servers,
                            "k2:schemaRegistryUrl": state.schema_registry_url}.items():
