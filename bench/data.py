@@ -29,6 +29,27 @@ def trades(exchange: str, count: int, seed: int = 7, universe: int = 2000) -> li
     return out
 
 
+def quotes(exchange: str, count: int, seed: int = 7, universe: int = 2000) -> list[dict[str, Any]]:
+    """`count` realistic quote records for one exchange; one in twenty has an empty side (a one-sided market)."""
+    rng = random.Random(seed)
+    names = symbols(exchange, universe)
+    crypto = exchange in ("binance", "coinbase")
+    out = []
+    for i in range(count):
+        bid = round(rng.uniform(1, 500), 2)
+        side = rng.random()
+        out.append({
+            "symbol": names[i % universe], "exchange": exchange,
+            "bid_price": None if side < 0.025 else bid,
+            "bid_size": None if side < 0.025 else float(rng.randint(1, 9000)),
+            "ask_price": None if 0.025 <= side < 0.05 else round(bid + 0.01, 2),
+            "ask_size": None if 0.025 <= side < 0.05 else float(rng.randint(1, 9000)),
+            "currency": "USDT" if crypto else "AUD", "event_time": T0 + i * 50, "ingest_time": T0 + i * 50 + 90,
+            "sequence_number": i // universe + 1, "contract_type": "SPOT" if crypto else None,
+        })
+    return out
+
+
 def record(data_type: str, symbol: str, exchange: str, seq: int) -> dict[str, Any]:
     """One trade or quote for the latency runs (ingest_time is set by the caller)."""
     base = {"symbol": symbol, "exchange": exchange, "event_time": T0 + seq, "ingest_time": T0 + seq,

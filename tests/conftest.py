@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 E2E = ROOT / "tests" / "e2e"
 T = TypeVar("T")
+
+# Hypothesis keeps its caches (character tables, the constants it found in the code) under K2_CACHE, not in a
+# .hypothesis directory of the checkout; its tests keep no example database (derandomized settings).
+set_hypothesis_home_dir(Path(os.environ.get("K2_CACHE", Path.home() / ".cache" / "k2")) / "hypothesis")
 
 
 def pytest_configure(config: pytest.Config) -> None:

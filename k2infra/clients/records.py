@@ -1,10 +1,13 @@
-"""Avro records in the Confluent wire format (byte 0, 4-byte schema id, Avro body), with fastavro.
+"""Avro records in the Confluent wire format (byte 0, 4-byte schema id, Avro body).
 
 Encoding is fastavro's writer plus checks for the few things it lets through: it truncates 1.5
 into a long, takes True as a number and writes the string "abc" into an array as three items.
-Everything else it refuses, and then fastavro's validator names the field. Confluent's
-AvroSerializer does the same framing, but its per-record rule machinery costs about three times the
-encoding itself (bench/RESULTS.md), so the hot path calls fastavro directly.
+Everything else it refuses, and then fastavro's validator names the field. The hot path is the
+schema's generated writer (k2infra.clients.avro): the same bytes, checks included, for the records it
+takes as they are; any other record goes the way just described. Decoding is the generated reader of
+the writer schema, or fastavro's schema resolution when the subject's deployed version differs.
+Confluent's AvroSerializer does the same framing, but its per-record rule machinery costs about three
+times fastavro's encoding (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import io
 import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_writer
 from fastavro.validation import ValidationError, validate
 
+from k2infra.clients.avro import Reader, reader_for, writer_for
 from k2infra.clients.errors import ConsumeError, RecordError
 from k2infra.clients.schema_catalog import SchemaCatalog, SubjectSchema
 
@@ -49,12 +53,17 @@ class RecordEncoder:
         # (about 0.3 µs); any difference, such as an int price or a datetime, takes the full check.
         self._checked = tuple(name for name, _, _ in self._checks)
         self._usual = tuple(_USUAL.get(frozenset(fine), _Never) for _, fine, _ in self._checks)
+        self._write = writer_for(schema.parsed)
 
     @property
     def field_names(self) -> list[str]:
         return list(self._fields)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
+        if self._write is not None and type(record) is dict:
+            value = self._write(record, self._header)
+            if value is not None:
+                return value
         if type(record) is not dict and not isinstance(record, Mapping):  # the ABC check is slow for dicts
             raise RecordError(self.subject, None, f"must be a mapping of field names to values, got "
                               f"{type(record).__name__}")
@@ -99,31 +108,33 @@ class RecordDecoder:
 
     def __init__(self, catalog: SchemaCatalog):
         self._catalog = catalog
-        self._plans: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._plans: dict[str, dict[bytes, Reader]] = {}  # topic -> a value's first five bytes -> its reader
 
     def decode(self, topic: str, value: bytes | None) -> dict[str, Any] | None:
         if value is None:  # a tombstone on a compacted topic
             return None
+        plans = self._plans.get(topic)
+        read = plans.get(value[:5]) if plans is not None else None  # known headers are in the wire format
+        if read is None:
+            read = self._plan(topic, value)
+        record: dict[str, Any] = read(value, 5)[0]  # a record schema reads as a dict
+        return record
+
+    def _plan(self, topic: str, value: bytes) -> Reader:
         if len(value) < 5 or value[0] != 0:
             raise ConsumeError(f"value of {len(value)} bytes is not in the schema-registry wire format "
                                "(byte 0, schema id, Avro)")
         schema_id = int.from_bytes(value[1:5], "big")
-        plan = self._plans.get((topic, schema_id)) or self._plan(topic, schema_id)
-        body = io.BytesIO(value)
-        body.seek(5)
-        return cast(dict[str, Any], schemaless_reader(body, *plan))  # a record schema reads as a dict
-
-    def _plan(self, topic: str, schema_id: int) -> tuple[Any, Any]:
         writer = self._catalog.writer_schema(schema_id)
         try:
             reader = self._catalog.for_topic(topic)
         except ValueError:  # not a market topic, or no subject for it: decode as written
-            plan = (writer, None)
+            plan = reader_for(writer)
         else:
             # The subject's deployed version: records keep the shape the app was written against
             # while producers move to newer, compatible versions.
-            plan = (writer, None if reader.schema_id == schema_id else reader.parsed)
-        self._plans[(topic, schema_id)] = plan
+            plan = reader_for(writer, None if reader.schema_id == schema_id else reader.parsed)
+        self._plans.setdefault(topic, {})[value[:5]] = plan
         return plan
 
 

@@ -4,7 +4,6 @@ a mapping to a field the deployed schema lacks, an unreachable cluster)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema
 
 from k2infra.clients.errors import StackOutputsError
 from k2infra.clients.profiles import Credentials, kafka_config, registry_config
@@ -153,6 +152,7 @@ class Context:
         """A value on an exchange topic as the migration's slow path writes it now (decoded by its schema id with
         timestamps kept as numbers, resolved to the deployed version, encoded by RecordEncoder): what `verify`
         compares, whichever path or schema version wrote it. ValueError if it does not decode."""
+        from k2infra.clients.avro import reader_for
         from k2infra.clients.records import RecordEncoder
 
         deployed = self.deployed_schema(topic)
@@ -166,12 +166,9 @@ class Context:
             except SchemaUnavailable as err:
                 raise ValueError(str(err)) from None
             reader = None if schema_id == deployed.schema_id else stripped(deployed.schema_id)
-            plan = self._canonical[(topic, schema_id)] = (writer, reader, RecordEncoder(deployed))
-        body = io.BytesIO(value)
-        body.seek(5)
+            plan = self._canonical[(topic, schema_id)] = (reader_for(writer, reader), RecordEncoder(deployed))
         try:
-            record = schemaless_reader(body, plan[0], plan[1])
-            return plan[2].encode(record)  # type: ignore[arg-type]
+            return plan[1].encode(plan[0](value, 5)[0])
         except Exception as err:  # fastavro's and the encoder's errors alike: the copy is not what it should be
             raise ValueError(f"{type(err).__name__}: {err}") from None
 

@@ -10,19 +10,18 @@ A field is copied only where its writer type and its target type encode alike (s
 type; int as long); a few conversions are done on the bytes: timestamp units scaled up, a string into an enum,
 a value into a union that holds its type. Anything else (or a value a conversion refuses) makes the caller take
 the slow path (decode, map, encode with RecordEncoder), which refuses with the field named. The unit tests check
-that both paths give the same bytes.
+that both paths give the same bytes. Varints, named types and pre-encoded values are the app helpers' own
+(k2infra.clients.avro.binary), which their generated writers and readers use too.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastavro import parse_schema, schemaless_writer
-
+from k2infra.clients.avro.binary import encoded, named_types, read_long, skip_long, zigzag
 from k2infra.model.legacy import EXCHANGE_FIELD, TIMESTAMP_UNITS, LegacyTopic, timestamp_unit
 
 Skip = Callable[[bytes, int], int]  # (body, position) -> the position after the value
@@ -36,24 +35,6 @@ class NoSplice(Exception):
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
-def _varint(body: bytes, i: int) -> tuple[int, int]:
-    """A zigzag varint at i: (value, position after it)."""
-    shift = acc = 0
-    while True:
-        byte = body[i]
-        i += 1
-        acc |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return (acc >> 1) ^ -(acc & 1), i
-        shift += 7
-
-
-def _skip_varint(body: bytes, i: int) -> int:
-    while body[i] & 0x80:
-        i += 1
-    return i + 1
-
-
 def _skip_sized(body: bytes, i: int) -> int:
     byte = body[i]
     if byte < 0x80:  # one-byte length: most strings
@@ -61,7 +42,7 @@ def _skip_sized(body: bytes, i: int) -> int:
         if size < 0:
             raise ValueError("negative length")
         return i + 1 + size
-    size, i = _varint(body, i)
+    size, i = read_long(body, i)
     if size < 0:
         raise ValueError("negative length")
     return i + size
@@ -69,7 +50,7 @@ def _skip_sized(body: bytes, i: int) -> int:
 
 def _skip_string(body: bytes, i: int) -> int:
     end = _skip_sized(body, i)
-    text = body[_skip_varint(body, i):end]
+    text = body[skip_long(body, i):end]
     if not text.isascii():
         text.decode("utf-8")  # UnicodeDecodeError: not a string the slow path could decode either
     return end
@@ -85,7 +66,7 @@ def _fixed(size: int) -> Skip:
 
 def _union(branches: Sequence[Skip]) -> Skip:
     def skip(body: bytes, i: int) -> int:
-        index, i = _varint(body, i)
+        index, i = read_long(body, i)
         return branches[index](body, i)  # IndexError for a branch the schema lacks
     return skip
 
@@ -93,11 +74,11 @@ def _union(branches: Sequence[Skip]) -> Skip:
 def _blocks(item: Skip, pairs: bool) -> Skip:
     def skip(body: bytes, i: int) -> int:
         while True:
-            count, i = _varint(body, i)
+            count, i = read_long(body, i)
             if count == 0:
                 return i
             if count < 0:  # a block with its size in bytes: skip it whole
-                size, i = _varint(body, i)
+                size, i = read_long(body, i)
                 i += size
                 continue
             for _ in range(count):
@@ -116,7 +97,7 @@ def _record(fields: Sequence[Skip]) -> Skip:
 
 
 PRIMITIVE_SKIPS: dict[str, Skip] = {
-    "null": _skip_null, "boolean": _fixed(1), "int": _skip_varint, "long": _skip_varint, "float": _fixed(4),
+    "null": _skip_null, "boolean": _fixed(1), "int": skip_long, "long": skip_long, "float": _fixed(4),
     "double": _fixed(8), "bytes": _skip_sized, "string": _skip_string,
 }
 
@@ -135,7 +116,7 @@ def skipper(schema: Any, named: dict[str, Any]) -> Skip:
     if kind in PRIMITIVE_SKIPS:
         return PRIMITIVE_SKIPS[kind]
     if kind == "enum":
-        return _skip_varint
+        return skip_long
     if kind == "fixed":
         return _fixed(int(schema["size"]))
     if kind == "array":
@@ -145,25 +126,6 @@ def skipper(schema: Any, named: dict[str, Any]) -> Skip:
     if kind in ("record", "error"):
         return _record([skipper(f["type"], named) for f in schema["fields"]])
     raise NoSplice(f"unknown type {kind}")
-
-
-def _names(schema: Any, namespace: str | None, named: dict[str, Any]) -> None:
-    """Collect named types under their full and short names."""
-    if isinstance(schema, list):
-        for s in schema:
-            _names(s, namespace, named)
-    elif isinstance(schema, dict):
-        if schema.get("type") in ("record", "error", "enum", "fixed"):
-            space = schema.get("namespace", namespace)
-            name = schema["name"]
-            full = name if "." in name or not space else f"{space}.{name}"
-            named[full] = named[name.rsplit(".", 1)[-1]] = schema
-            namespace = space
-        for f in schema.get("fields", []):
-            _names(f["type"], namespace, named)
-        for key in ("items", "values"):
-            if key in schema:
-                _names(schema[key], namespace, named)
 
 
 def _resolved(schema: Any, named: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> Any:
@@ -200,41 +162,6 @@ def _plain(resolved: Any) -> Any:
     return resolved
 
 
-# --- writing -------------------------------------------------------------------------------------------------------
-
-
-def zigzag(value: int) -> bytes:
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def encoded(schema: Any, value: Any, named: Mapping[str, Any]) -> bytes:
-    """One value of a field's type, as fastavro (and so the slow path) writes it."""
-    wrapper = {"type": "record", "name": "_K2Field", "fields": [{"name": "v", "type": _inline(schema, named)}]}
-    out = io.BytesIO()
-    schemaless_writer(out, parse_schema(wrapper, _write_hint=False), {"v": value})
-    return out.getvalue()
-
-
-def _inline(schema: Any, named: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> Any:
-    if isinstance(schema, str) and schema in named and schema not in seen:
-        return _inline(named[schema], named, seen | {schema})
-    if isinstance(schema, list):
-        return [_inline(s, named, seen) for s in schema]
-    if isinstance(schema, dict) and schema.get("type") in ("record", "error"):
-        inner = seen | {schema["name"]}
-        return {**schema, "fields": [{**f, "type": _inline(f["type"], named, inner)} for f in schema["fields"]]}
-    if isinstance(schema, dict) and schema.get("type") in ("array", "map"):
-        key = "items" if schema["type"] == "array" else "values"
-        return {**schema, key: _inline(schema[key], named, seen)}
-    return schema
-
-
 # --- the plans -----------------------------------------------------------------------------------------------------
 
 
@@ -255,8 +182,7 @@ class Layout:
     def of(cls, writer: Any, legacy: LegacyTopic) -> Layout:
         if not isinstance(writer, dict) or writer.get("type") != "record":
             raise NoSplice("not a record schema")
-        named: dict[str, Any] = {}
-        _names(writer, writer.get("namespace"), named)
+        named = named_types(writer, writer.get("namespace"))
         names = tuple("" if f["name"] in legacy.drop else legacy.rename.get(f["name"], f["name"])
                       for f in writer["fields"])
         types = [_plain(_resolved(f["type"], named)) for f in writer["fields"]]
@@ -297,7 +223,7 @@ def _skip_code(resolved: Any, generic: str, text: str = "") -> list[str]:
         return ["x = v[i]", "if x < 128:", "    if x & 1:", "        raise ValueError('negative length')",
                 "    j = i + 1 + (x >> 1)", "    s = v[i + 1:j]", "    if not s.isascii():", "        s.decode()",
                 *([f"    {text} = i + 1"] if text else []), "    i = j", "else:",
-                *([f"    {text} = _after_varint(v, i)"] if text else []), "    i = _string(v, i)"]
+                *([f"    {text} = _afterread_long(v, i)"] if text else []), "    i = _string(v, i)"]
     if kind == "union" and all(_kind(b) not in ("union", "array", "map", "record") for b in resolved[1:]) \
             and len(resolved) <= 64:
         lines = ["x = v[i]", "i += 1"]
@@ -317,7 +243,7 @@ def _scanner(types: Sequence[Any], skips: Sequence[Skip], texts: Sequence[int]) 
         lines.append(f"    e{number} = i")
     lines += ["    if i != len(v):", "        raise ValueError('bytes left over')",
               f"    return (5, {''.join(f'e{n}, ' for n in range(len(types)))}{''.join(f't{n}, ' for n in texts)})"]
-    namespace: dict[str, Any] = {"_sized": _skip_sized, "_string": _skip_string, "_after_varint": _skip_varint,
+    namespace: dict[str, Any] = {"_sized": _skip_sized, "_string": _skip_string, "_after_varint": skip_long,
                                  **{f"S{n}": skip for n, skip in enumerate(skips)}}
     exec(compile("\n".join(lines), "<k2 migrate: field scanner>", "exec"), namespace)  # generated above
     return namespace["bounds"]  # type: ignore[no-any-return]
@@ -414,8 +340,7 @@ class Template:
     @classmethod
     def build(cls, layout: Layout, target: dict[str, Any], legacy: LegacyTopic, exchange: str) -> Template:
         """NoSplice when a target field cannot be made from the bytes (the slow path then explains why)."""
-        named: dict[str, Any] = {}
-        _names(target, target.get("namespace"), named)
+        named = named_types(target, target.get("namespace"))
         position = {name: i for i, name in enumerate(layout.fields) if name}
         kept = set(position)
         parts: list[Part] = []
@@ -461,7 +386,7 @@ def _conversion(writer: Any, target: Any) -> Convert | None:
             moves = [_into_union(w, branches) for w in writer[1:]]
 
             def union_to_union(body: bytes, i: int) -> bytes:
-                index, i = _varint(body, i)
+                index, i = read_long(body, i)
                 return moves[index](body, i)
             return union_to_union
         move = _into_union(writer, branches)
@@ -470,7 +395,7 @@ def _conversion(writer: Any, target: Any) -> Convert | None:
         symbols = {s: zigzag(n) for n, s in enumerate(target[1:])}
 
         def string_to_enum(body: bytes, i: int) -> bytes:
-            size, i = _varint(body, i)
+            size, i = read_long(body, i)
             found = symbols.get(body[i:i + size].decode("utf-8"))
             if found is None:
                 raise NoSplice("not a symbol of the enum")
@@ -484,7 +409,7 @@ def _conversion(writer: Any, target: Any) -> Convert | None:
 
 def _scaled(scale: int) -> Convert:
     def scaled(body: bytes, i: int) -> bytes:
-        value = _varint(body, i)[0] * scale
+        value = read_long(body, i)[0] * scale
         if not -(2**63) <= value < 2**63:
             raise NoSplice("out of the range of a long")
         return zigzag(value)
@@ -527,7 +452,7 @@ def _skip_resolved(resolved: Any) -> Skip:
     if kind == "union":
         return _union([_skip_resolved(r) for r in resolved[1:]])
     if kind == "enum":
-        return _skip_varint
+        return skip_long
     if kind == "fixed":
         return _fixed(int(resolved[1]))
     if kind in ("array", "map"):

@@ -11,15 +11,15 @@ fields alike, the fast path (splice.py) gives the same bytes without decoding.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema
 
+from k2infra.clients.avro import Reader, reader_for
 from k2infra.clients.errors import RecordError
 from k2infra.clients.records import RecordEncoder
 from k2infra.clients.schema_catalog import SubjectSchema
@@ -84,7 +84,7 @@ class Transcoder:
         self._templates: dict[tuple[int, str], tuple[Template, bytes] | None] = {}
         self._writer_schemas = writer_schemas
         self._target_schemas = target_schemas
-        self._readers: dict[int, Any] = {}
+        self._readers: dict[int, Reader] = {}
         self._encoders: dict[str, tuple[RecordEncoder, dict[str, int]]] = {}
         self._rename = dict(legacy.rename)
         self._drop = legacy.drop
@@ -233,21 +233,19 @@ class Transcoder:
                 reader = self._readers[schema_id] = self._reader(schema_id)
             except SchemaUnavailable as err:
                 return Refusal("undecodable", str(err))
-        body = io.BytesIO(value)
-        body.seek(5)
         try:
-            record = schemaless_reader(body, reader)
-        except Exception as err:  # fastavro raises EOFError, UnicodeDecodeError, IndexError...
+            record, end = reader(value, 5)
+        except Exception as err:  # fastavro's own: EOFError, UnicodeDecodeError, IndexError...
             return Refusal("undecodable", f"Avro body does not decode with schema id {schema_id}: "
                            f"{type(err).__name__}: {err}")
         if not isinstance(record, dict):
             return Refusal("undecodable", f"schema id {schema_id} is not a record schema")
-        if body.tell() != len(value):
-            return Refusal("undecodable", f"{len(value) - body.tell()} bytes left after the record: not written "
+        if end != len(value):
+            return Refusal("undecodable", f"{len(value) - end} bytes left after the record: not written "
                            f"with schema id {schema_id}")
         return record
 
-    def _reader(self, schema_id: int) -> Any:
+    def _reader(self, schema_id: int) -> Reader:
         text = self._writer_schemas(schema_id)
         try:
             schema = json.loads(text)
@@ -257,7 +255,7 @@ class Transcoder:
             # Timestamps stay numbers (no datetime round trip): the target fields have the same units.
             schema = without_logical_types(schema)
         try:
-            return parse_schema(schema)
+            return reader_for(parse_schema(schema))
         except Exception as err:
             raise SchemaUnavailable(f"schema id {schema_id} does not parse: {err}") from None
 
