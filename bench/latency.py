@@ -22,9 +22,11 @@ from k2infra.clients import DataType, MarketDataConsumer, MarketRecord, StackOut
 EXCHANGES = {"asx": "equities", "binance": "crypto"}
 
 
-def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], rate: int = 10_000,
+def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], rate: int | dict[str, int] = 10_000,
             seconds: float = 6.0, warm_up: float = 1.0, producer_config: dict[str, Any] | None = None,
             consumer_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`rate`: records/s for each exchange, or exchange -> records/s (the design's: asx 2,500, binance 3,000)."""
+    rates = rate if isinstance(rate, dict) else dict.fromkeys(EXCHANGES, rate)
     ctx = mp.get_context("spawn")
     results, ready, producers_done = ctx.Queue(), ctx.Event(), ctx.Event()
     topics = [f"market.{ac}.{data_type}.{ex}" for ex, ac in EXCHANGES.items()]
@@ -34,39 +36,50 @@ def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], 
     if not ready.wait(60):
         raise RuntimeError("the latency consumer did not get its partitions within 60 s")
     start = time.time() + 1.0  # both producers start on the same tick
-    producers = [ctx.Process(target=_produce, args=(outputs, data_type, ex, ac, rate, start, seconds, results,
+    producers = [ctx.Process(target=_produce, args=(outputs, data_type, ex, ac, rates[ex], start, seconds, results,
                                                     producer_config or {})) for ex, ac in EXCHANGES.items()]
     for p in producers:
         p.start()
-    clients = [p.pid for p in (consumer, *producers) if p.pid is not None]
-    usage = _cpu_while_sending(start, seconds, broker_pids, clients)
+    usage = _cpu_while_sending(start, seconds, broker_pids, {
+        "consumer": [consumer.pid or 0], "producers": [p.pid or 0 for p in producers]})
     reports = [results.get(timeout=seconds + 60) for _ in producers]
     producers_done.set()
     stamps, latencies = results.get(timeout=120)
     for p in (*producers, consumer):
         p.join(30)
     counted = sorted(lat for at, lat in zip(stamps, latencies, strict=True) if at >= start + warm_up)
+    sent = sum(r["sent"] for r in reports)
+    window = usage.pop("window_s")
+    in_window = max(sent * window / seconds, 1)  # records sent while the CPU was measured
+    usage["cpu_ms_per_1000_records"] = {role: round(usage.pop(f"{role}_cpu_s") * 1e6 / in_window, 1)
+                                        for role in ("producers", "consumer", "broker")}
     return {
         "profile": str(data_type), "producer_config": producer_config or {},
         "consumer_config": consumer_config or {}, "topics": topics,
-        "target_per_exchange_per_second": rate, "seconds": seconds, "producers": reports,
-        "sent": sum(r["sent"] for r in reports), "received": len(latencies), "counted_after_warm_up": len(counted),
+        "target_per_second": rates, "seconds": seconds, "producers": reports,
+        "sent": sent, "received": len(latencies), "counted_after_warm_up": len(counted),
         "latency_ms": {"p50": _pct(counted, 50), "p99": _pct(counted, 99), "p99_9": _pct(counted, 99.9),
                        "max": round(counted[-1], 3) if counted else None},
         "cpu": usage,
     }
 
 
-def _cpu_while_sending(start: float, seconds: float, broker: list[int], clients: list[int]) -> dict[str, float]:
+def _cpu_while_sending(start: float, seconds: float, broker: list[int],
+                       clients: dict[str, list[int]]) -> dict[str, float]:
     while time.time() < start:
         time.sleep(0.01)
     window = seconds - 0.5  # the sending time, without the clients' exits
-    broker_before, clients_before = cpu.snapshot(broker), cpu.snapshot(clients)
+    watched = {"broker": broker, **clients}
+    before = {role: cpu.snapshot(pids) for role, pids in watched.items()}
     time.sleep(window)
-    broker_after, clients_after = cpu.snapshot(broker), cpu.snapshot(clients)
-    return {"machine_busy_percent": cpu.machine_busy(broker_before, broker_after),
-            "broker_percent_of_one_core": cpu.process_share(broker_before, broker_after, window),
-            "clients_percent_of_one_core": cpu.process_share(clients_before, clients_after, window)}
+    after = {role: cpu.snapshot(pids) for role, pids in watched.items()}
+    everyone = [pid for pids in clients.values() for pid in pids]
+    return {"machine_busy_percent": cpu.machine_busy(before["broker"], after["broker"]),
+            "broker_percent_of_one_core": cpu.process_share(before["broker"], after["broker"], window),
+            "clients_percent_of_one_core": round(sum(cpu.process_share(before[r], after[r], window)
+                                                     for r in clients), 1),
+            "window_s": window, "client_pids": len(everyone),
+            **{f"{role}_cpu_s": after[role].processes - before[role].processes for role in watched}}
 
 
 def _pct(values: list[float], p: float) -> float | None:

@@ -122,10 +122,10 @@ def _failure_detection(admin: Any, metadata: Any, timeout: float) -> dict[str, i
     found: dict[str, int] = {}
     if len(metadata.brokers) < 2:
         return found
-    resources = [ConfigResource("broker", str(broker_id)) for broker_id in metadata.brokers]
-    for future in admin.describe_configs(resources, request_timeout=timeout).values():
+    for broker_id in metadata.brokers:  # librdkafka asks each broker for its own configs: one resource per call
+        resource = ConfigResource("broker", str(broker_id))
         try:
-            entries = future.result(timeout=timeout)
+            entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
         except KafkaException:
             continue
         for key in BROKER_SETTINGS:
