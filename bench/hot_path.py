@@ -1,0 +1,143 @@
+"""Produce -> consume latency at the design's rates: the design's client settings beside K2's, interleaved.
+
+    . scripts/env.sh && python bench/hot_path.py [--seconds 60]
+
+On one local broker and registry (the same 2 cores as the clients), for each scenario of issue 21 (quotes at the
+design's rates, ASX 2,500/s and Binance 3,000/s; quotes at 10,000/s per exchange; trades at the design's rates) it
+runs bench/latency.py's measurement twice: with the clients' settings as the design writes them and with K2's
+(k2infra.clients.profiles), `--seconds` each after a warm-up run that is not counted (the broker's JIT). Reports
+p50 / p99 / p99.9 / max and CPU per 1,000 records of the producers, the consumer and the broker.
+
+Writes bench/results/hot_path.json and a section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for `bench` and `k2infra`
+
+import confluent_kafka
+
+from bench import latency
+from bench.stack import deploy
+from k2infra.clients import DataType
+from k2infra.clients.profiles import DESIGN_CONSUMER, DESIGN_PRODUCER, LOW_LATENCY_CONSUMER, producer_profile
+from k2infra.local import LocalPlatform
+
+HERE = Path(__file__).parent
+RESULTS_JSON = HERE / "results" / "hot_path.json"
+BEGIN, END = "<!-- hot_path: begin -->", "<!-- hot_path: end -->"
+DESIGN_RATES = {"asx": 2_500, "binance": 3_000}
+SCENARIOS = [("quotes at the design's rates", DataType.QUOTES, DESIGN_RATES),
+             ("quotes at 10,000/s per exchange", DataType.QUOTES, {"asx": 10_000, "binance": 10_000}),
+             ("trades at the design's rates (acks=all)", DataType.TRADES, DESIGN_RATES)]
+
+
+def settings(data_type: DataType, which: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(producer overrides, consumer overrides) for the helpers: the design's values, or none (K2's profiles)."""
+    if which == "design":
+        return dict(DESIGN_PRODUCER.get(str(data_type), {})), dict(DESIGN_CONSUMER)
+    return {}, {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    load = lambda: " ".join(f"{x:.2f}" for x in os.getloadavg())  # noqa: E731
+    env = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "kafka": os.environ.get(
+        "K2_KAFKA_VERSION", "?"), "librdkafka": confluent_kafka.libversion()[0], "load_before": load(),
+        "seconds_each": args.seconds}
+    started = time.monotonic()
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="k2-hot-path-") as tmp:
+        platform = LocalPlatform(Path(tmp) / "platform")
+        state = platform.up(nodes=1, kafka_port=None, registry_port=None)
+        try:
+            outputs = deploy(state, {})
+            print("==> warm-up (not counted)", flush=True)
+            latency.measure(outputs, DataType.QUOTES, state.kafka_pids, rate=DESIGN_RATES, seconds=15)
+            for name, data_type, rates in SCENARIOS:
+                for which in ("design", "k2"):
+                    producer, consumer = settings(data_type, which)
+                    print(f"==> {name}: {which} settings, {args.seconds:.0f} s", flush=True)
+                    result = latency.measure(outputs, data_type, state.kafka_pids, rate=rates, seconds=args.seconds,
+                                             producer_config=producer, consumer_config=consumer)
+                    runs.append({"scenario": name, "settings": which, **result,
+                                 "producer_profile": {**producer_profile(str(data_type)).config, **producer},
+                                 "consumer_profile": {**LOW_LATENCY_CONSUMER, **consumer}})
+                    print("    " + row(runs[-1]), flush=True)
+        finally:
+            platform.down(wipe=True)
+    env["load_after"] = load()
+    env["seconds"] = round(time.monotonic() - started)
+    results = {"environment": env, "runs": runs}
+    write(results)
+    print(markdown(results))
+
+
+def row(run: dict[str, Any]) -> str:
+    ms, use = run["latency_ms"], run["cpu"]
+    per = use["cpu_ms_per_1000_records"]
+    return (f"| {run['scenario']} | {run['settings']} | {run['sent'] / run['seconds']:,.0f} | "
+            f"{run['counted_after_warm_up']:,} | {ms['p50']} | {ms['p99']} | {ms['p99_9']} | {ms['max']} | "
+            f"{per['producers']} | {per['consumer']} | {per['broker']} | {use['machine_busy_percent']:.0f}% |")
+
+
+def markdown(r: dict[str, Any]) -> str:
+    env = r["environment"]
+    changed = {key: (design, k2) for key, design, k2 in _differences()}
+    lines = [
+        "## Hot path: produce -> consume latency at the design's rates (`bench/hot_path.py`)",
+        "",
+        f"`python bench/hot_path.py` on {env['date']}: {env['cpus']} cores shared by one Kafka {env['kafka']} broker, "
+        f"the registry and the three client processes (two producers, one consumer), librdkafka {env['librdkafka']}; "
+        f"{env['seconds_each']:.0f} s per run after a warm-up run; load average {env['load_before']} before, "
+        f"{env['load_after']} after. Latency: the consumer's clock when the handler has the decoded record minus the "
+        "record's ingest_time, stamped just before produce(). Raw figures: "
+        "[results/hot_path.json](results/hot_path.json).",
+        "",
+        "| Scenario | Client settings | Sent/s | Counted | p50 ms | p99 ms | p99.9 ms | max ms | "
+        "CPU ms / 1,000 records: producers | consumer | broker | machine busy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(row(run) for run in r["runs"]),
+        "",
+        "Settings that differ (design -> K2): " + "; ".join(f"`{k}` {d} -> {n}" for k, (d, n) in changed.items()) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _differences() -> list[tuple[str, Any, Any]]:
+    found = []
+    for data_type, design in DESIGN_PRODUCER.items():
+        for key, value in design.items():
+            found.append((f"{data_type} {key}", value, producer_profile(data_type).config.get(key)))
+    for key, value in DESIGN_CONSUMER.items():
+        found.append((f"consumer {key}", value, LOW_LATENCY_CONSUMER.get(key)))
+    return found
+
+
+def write(results: dict[str, Any]) -> None:
+    RESULTS_JSON.parent.mkdir(exist_ok=True)
+    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    md = HERE / "RESULTS.md"
+    existing = md.read_text() if md.exists() else "# Benchmark results\n"
+    block = f"{BEGIN}\n{markdown(results)}{END}\n"
+    if BEGIN in existing and END in existing:
+        head, rest = existing.split(BEGIN, 1)
+        md.write_text(head + block + rest.split(END, 1)[1].lstrip("\n"))
+    else:
+        md.write_text(existing.rstrip() + "\n\n" + block)
+
+
+if __name__ == "__main__":
+    main()
