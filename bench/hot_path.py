@@ -1,12 +1,13 @@
-"""Produce -> consume latency at the design's rates: the design's client settings beside K2's, interleaved.
+"""Produce -> consume latency at the design's rates: K2's client profiles beside batched settings, interleaved.
 
     . scripts/env.sh && python bench/hot_path.py [--seconds 60]
 
 On one local broker and registry (the same 2 cores as the clients), for each scenario of issue 21 (quotes at the
 design's rates, ASX 2,500/s and Binance 3,000/s; quotes at 10,000/s per exchange; trades at the design's rates) it
-runs bench/latency.py's measurement twice: with the clients' settings as the design writes them and with K2's
-(k2infra.clients.profiles), `--seconds` each after a warm-up run that is not counted (the broker's JIT). Reports
-p50 / p99 / p99.9 / max and CPU per 1,000 records of the producers, the consumer and the broker.
+runs bench/latency.py's measurement twice: with the helpers' profiles (k2infra.clients.profiles, the design's
+values) and with BATCHED, fewer and larger requests for the same records, `--seconds` each after a warm-up run that
+is not counted (the broker's JIT). Reports p50 / p99 / p99.9 / max and CPU per 1,000 records of the producers, the
+consumer and the broker.
 
 Writes bench/results/hot_path.json and a section of bench/RESULTS.md.
 """
@@ -30,7 +31,7 @@ import confluent_kafka
 from bench import latency
 from bench.stack import deploy
 from k2infra.clients import DataType
-from k2infra.clients.profiles import DESIGN_CONSUMER, DESIGN_PRODUCER, LOW_LATENCY_CONSUMER, producer_profile
+from k2infra.clients.profiles import LOW_LATENCY_CONSUMER, producer_profile
 from k2infra.local import LocalPlatform
 
 HERE = Path(__file__).parent
@@ -42,17 +43,29 @@ SCENARIOS = [("quotes at the design's rates", DataType.QUOTES, DESIGN_RATES),
              ("trades at the design's rates (acks=all)", DataType.TRADES, DESIGN_RATES)]
 
 
-def settings(data_type: DataType, which: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(producer overrides, consumer overrides) for the helpers: the design's values, or none (K2's profiles)."""
-    if which == "design":
-        return dict(DESIGN_PRODUCER.get(str(data_type), {})), dict(DESIGN_CONSUMER)
-    return {}, {}
+# Fewer requests for the same records: the producers put a few partitions' batches in each request (at these
+# rates a partition batch holds one record either way), and the consumer's fetch waits up to 2 ms for more data
+# instead of returning with the first record (each fetch walks all 70 partitions: librdkafka has no incremental
+# fetch sessions).
+BATCHED = ({"linger.ms": 1}, {"fetch.min.bytes": 65536, "fetch.wait.max.ms": 2})
+VARIANTS = ("profiles", "batched")
+
+
+def settings(which: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(producer overrides, consumer overrides) for the helpers: none (their profiles), or BATCHED."""
+    return (dict(BATCHED[0]), dict(BATCHED[1])) if which == "batched" else ({}, {})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--report", action="store_true", help="rewrite the table from results/hot_path.json only")
     args = parser.parse_args()
+    if args.report:
+        results = json.loads(RESULTS_JSON.read_text())
+        write(results)
+        print(markdown(results))
+        return
     load = lambda: " ".join(f"{x:.2f}" for x in os.getloadavg())  # noqa: E731
     env = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "kafka": os.environ.get(
         "K2_KAFKA_VERSION", "?"), "librdkafka": confluent_kafka.libversion()[0], "load_before": load(),
@@ -67,8 +80,8 @@ def main() -> None:
             print("==> warm-up (not counted)", flush=True)
             latency.measure(outputs, DataType.QUOTES, state.kafka_pids, rate=DESIGN_RATES, seconds=15)
             for name, data_type, rates in SCENARIOS:
-                for which in ("design", "k2"):
-                    producer, consumer = settings(data_type, which)
+                for which in VARIANTS:
+                    producer, consumer = settings(which)
                     print(f"==> {name}: {which} settings, {args.seconds:.0f} s", flush=True)
                     result = latency.measure(outputs, data_type, state.kafka_pids, rate=rates, seconds=args.seconds,
                                              producer_config=producer, consumer_config=consumer)
@@ -95,7 +108,6 @@ def row(run: dict[str, Any]) -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     env = r["environment"]
-    changed = {key: (design, k2) for key, design, k2 in _differences()}
     lines = [
         "## Hot path: produce -> consume latency at the design's rates (`bench/hot_path.py`)",
         "",
@@ -111,19 +123,10 @@ def markdown(r: dict[str, Any]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(row(run) for run in r["runs"]),
         "",
-        "Settings that differ (design -> K2): " + "; ".join(f"`{k}` {d} -> {n}" for k, (d, n) in changed.items()) + ".",
+        "batched: " + ", ".join(f"`{k}` {v}" for k, v in {**BATCHED[0], **BATCHED[1]}.items())
+        + " (the profiles: quotes `linger.ms` 0, trades 1; `fetch.min.bytes` 1, `fetch.wait.max.ms` 100).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _differences() -> list[tuple[str, Any, Any]]:
-    found = []
-    for data_type, design in DESIGN_PRODUCER.items():
-        for key, value in design.items():
-            found.append((f"{data_type} {key}", value, producer_profile(data_type).config.get(key)))
-    for key, value in DESIGN_CONSUMER.items():
-        found.append((f"consumer {key}", value, LOW_LATENCY_CONSUMER.get(key)))
-    return found
 
 
 def write(results: dict[str, Any]) -> None:

@@ -32,10 +32,7 @@ QUOTES = ProducerProfile("quotes", MappingProxyType({
     # Speed over durability: a lost quote is superseded by the next one for the symbol.
     "acks": "1",
     "compression.type": "lz4",
-    # The design says 0. At its rates a record's partition batch holds one record either way (2,500/s over 30
-    # partitions), but 0 sends a request per record; 1 ms puts a few partitions' batches in each request, which
-    # halves the broker's requests and, on a busy machine, the queueing that sets p99 (bench/hot_path.py).
-    "linger.ms": 1,
+    "linger.ms": 0,
     "batch.size": 16384,
     "queue.buffering.max.kbytes": 32768,  # Java buffer.memory = 32 MiB
     "max.in.flight.requests.per.connection": 5,
@@ -62,22 +59,13 @@ REFERENCE_DATA = ProducerProfile("reference_data", MappingProxyType(dict(TRADES.
 PRODUCER_PROFILES = {"quotes": QUOTES, "trades": TRADES, "reference_data": REFERENCE_DATA}
 
 LOW_LATENCY_CONSUMER: Mapping[str, Any] = MappingProxyType({
-    # The design says fetch.min.bytes 1 and fetch.max.wait.ms 100: then every record answers the consumer's parked
-    # fetch at once, and each new fetch walks all its partitions again (librdkafka has no incremental fetch
-    # sessions), a fetch per record at the design's rates. Asking for more bytes than will come and waiting at
-    # most 2 ms bounds the fetches to 500/s per broker for at most 2 ms more latency (bench/hot_path.py).
-    "fetch.min.bytes": 65536,
-    "fetch.wait.max.ms": 2,  # Java fetch.max.wait.ms
+    "fetch.min.bytes": 1,  # don't wait for a batch
+    "fetch.wait.max.ms": 100,  # Java fetch.max.wait.ms
     "max.partition.fetch.bytes": 1048576,
     "enable.auto.commit": False,  # commit after the handler returned, never before
     "isolation.level": "read_committed",
     "enable.partition.eof": False,
 })
-
-
-# The design's values where K2's differ, for bench/hot_path.py to measure them side by side.
-DESIGN_PRODUCER: Mapping[str, Mapping[str, Any]] = MappingProxyType({"quotes": MappingProxyType({"linger.ms": 0})})
-DESIGN_CONSUMER: Mapping[str, Any] = MappingProxyType({"fetch.min.bytes": 1, "fetch.wait.max.ms": 100})
 
 
 def producer_profile(data_type: str) -> ProducerProfile:
