@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for `b
 import confluent_kafka
 
 from bench import latency
+from bench.report import merge
 from bench.stack import deploy
 from k2infra.clients import DataType
 from k2infra.clients.profiles import LOW_LATENCY_CONSUMER, producer_profile
@@ -132,14 +133,8 @@ def markdown(r: dict[str, Any]) -> str:
 def write(results: dict[str, Any]) -> None:
     RESULTS_JSON.parent.mkdir(exist_ok=True)
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    md = HERE / "RESULTS.md"
-    existing = md.read_text() if md.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{markdown(results)}{END}\n"
-    if BEGIN in existing and END in existing:
-        head, rest = existing.split(BEGIN, 1)
-        md.write_text(head + block + rest.split(END, 1)[1].lstrip("\n"))
-    else:
-        md.write_text(existing.rstrip() + "\n\n" + block)
+    md = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
+    md.write_text(merge(md.read_text() if md.exists() else "", markdown(results), BEGIN, END))
 
 
 if __name__ == "__main__":

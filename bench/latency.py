@@ -40,7 +40,7 @@ def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], 
                                                     producer_config or {})) for ex, ac in EXCHANGES.items()]
     for p in producers:
         p.start()
-    usage = _cpu_while_sending(start, seconds, broker_pids, {
+    usage: dict[str, Any] = _cpu_while_sending(start, seconds, broker_pids, {
         "consumer": [consumer.pid or 0], "producers": [p.pid or 0 for p in producers]})
     reports = [results.get(timeout=seconds + 60) for _ in producers]
     producers_done.set()

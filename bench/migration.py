@@ -35,6 +35,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
+from bench.report import merge
 from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.migration import Context, Copier, Copy
@@ -243,14 +244,7 @@ def write(results: dict[str, Any]) -> None:
     json_path.parent.mkdir(exist_ok=True)
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     md_path = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
-    existing = md_path.read_text() if md_path.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{markdown(results)}{END}\n"
-    if BEGIN in existing and END in existing:
-        head, rest = existing.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = existing.rstrip() + "\n\n" + block
-    md_path.write_text(text)
+    md_path.write_text(merge(md_path.read_text() if md_path.exists() else "", markdown(results), BEGIN, END))
     print(f"wrote {json_path} and {md_path}")
 
 

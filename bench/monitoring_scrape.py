@@ -35,6 +35,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
+from bench.report import merge
 from k2infra.contracts.outputs import StackOutputs, SubjectInfo, TopicInfo
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.processes import free_ports
@@ -208,7 +209,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     section = markdown(results)
     md = ROOT / "bench" / "RESULTS.md"
-    md.write_text(merge(md.read_text() if md.exists() else "", section))
+    md.write_text(merge(md.read_text() if md.exists() else "", section, BEGIN, END))
     print(f"wrote {RESULTS} and {md}\n\n{section}")
 
 
@@ -237,14 +238,6 @@ def markdown(r: dict[str, Any]) -> str:
                      for g, us in r["microseconds_per_partition"].items())
     lines += ["", f"Cost per partition (least-squares slope over the sizes): {cost}.", ""]
     return "\n".join(lines)
-
-
-def merge(existing: str, section: str) -> str:
-    block = f"{BEGIN}\n{section}{END}\n"
-    if BEGIN in existing and END in existing:
-        head, rest = existing.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1].lstrip("\n")
-    return (existing.rstrip() + "\n\n" if existing.strip() else "# Benchmark results\n\n") + block
 
 
 def _ms(seconds: float) -> str:

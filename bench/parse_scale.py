@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repo, for `bench`
+
+from bench.report import merge  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "parse_scale.json"
 MB = 1024 * 1024
 TIMEOUT = 900
@@ -194,17 +198,9 @@ def write(results: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     md = ROOT / "bench" / "RESULTS.md"
     section = markdown(results)
-    md.write_text(merge(md.read_text() if md.exists() else "# Benchmark results\n", section))
+    md.write_text(merge(md.read_text() if md.exists() else "", section, BEGIN, END))
     print(section)
 
-
-def merge(existing: str, section: str) -> str:
-    """`existing` with this benchmark's section replaced (or added), other sections untouched."""
-    block = f"{BEGIN}\n{section}{END}\n"
-    if BEGIN in existing and END in existing:
-        head, rest = existing.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1].lstrip("\n")
-    return existing.rstrip() + "\n\n" + block
 
 if __name__ == "__main__":
     main()
