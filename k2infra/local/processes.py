@@ -114,12 +114,19 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+# The Popen objects of the children start_process started, until K2 reaps them itself (_reaped). A Popen object
+# dropped while its child runs goes on subprocess's list of children to reap, and the next Popen anywhere in the
+# process (another thread's) reaps it with waitpid: the pid K2 records would then be gone, or another process's.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def start_process(args: list[str], log: Path, cwd: Path | None = None) -> int:
     """Start a detached process (its own session, so it outlives the caller) logging to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=cwd, start_new_session=True)
+    _children[proc.pid] = proc
     return proc.pid
 
 
@@ -140,8 +147,17 @@ def _reaped(pid: int) -> bool:
     """Reap `pid` if it is an exited child of ours; whether it was."""
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            _forget(pid)
         return done == pid
+    _forget(pid)  # not a child (any more): nothing to keep
     return False
+
+
+def _forget(pid: int) -> None:
+    proc = _children.pop(pid, None)
+    if proc is not None:
+        proc.returncode = 0  # reaped by K2: its Popen object must not wait for it again
 
 
 # psutil gives a start time as boot time + ticks since boot; the boot time it reads (/proc/stat btime on Linux)

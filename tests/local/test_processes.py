@@ -182,6 +182,18 @@ def test_a_record_of_a_child_that_already_exited_still_has_its_start_time(tmp_pa
     assert not exists(pid)
 
 
+def test_another_popen_does_not_reap_a_child_k2_started(tmp_path: Path):
+    """subprocess reaps the children of Popen objects that were dropped, on the next Popen anywhere in the process
+    (another thread's, say): start_process keeps its own, so the child stays K2's to reap."""
+    pid = start_process([sys.executable, "-c", "pass"], tmp_path / "x.log")
+    wait_for(lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None,
+             "the child to exit")
+    subprocess.run(["true"], check=True)  # subprocess._cleanup() runs here
+    assert os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None  # still ours, unreaped
+    assert not alive(pid)  # K2 reaps it
+    assert not exists(pid)
+
+
 def test_a_record_of_a_process_that_is_gone_is_a_platform_error(dead_pid: int):
     with pytest.raises(PlatformError, match=rf"^process {dead_pid} \(java\) vanished right after it started"):
         ProcessRecord.of_child(dead_pid, ["java"])
