@@ -125,10 +125,16 @@ class MarketDataProducer:
     def stats(self) -> DeliveryStats:
         if self._final is not None:
             return self._final
+        return self._stats_with(len(self._producer))
+
+    def _stats_with(self, queued: int) -> DeliveryStats:
+        """The counters, given librdkafka's queue length (len(), or what flush() returned)."""
         if self._all_reports:
             pending = self._produced - self._delivered - self._failed
             return DeliveryStats(self._produced, self._delivered, self._failed, pending)
-        pending = len(self._producer)
+        # The queue length also counts events not served yet (an error event of an unreachable broker, say):
+        # never more messages are pending than were produced and have not failed.
+        pending = min(queued, self._produced - self._failed)
         return DeliveryStats(self._produced, max(0, self._produced - self._failed - pending), self._failed, pending)
 
     def poll(self, timeout: float = 0) -> int:
@@ -142,12 +148,11 @@ class MarketDataProducer:
         """Flush, then raise DeliveryError if a message is undelivered or failed without a callback."""
         if self._final is not None:
             return self._final
-        remaining = self.flush(timeout)
-        self._final = stats = self.stats
+        self._final = stats = self._stats_with(self.flush(timeout))
         self._producer.close()
         problems = []
-        if remaining:
-            problems.append(f"{remaining} message(s) still undelivered after {timeout}s")
+        if stats.pending:
+            problems.append(f"{stats.pending} message(s) still undelivered after {timeout}s")
         if self._unreported_count:
             problems.append(f"{self._unreported_count} delivery failure(s), first: {self._first_unreported}")
         if problems:

@@ -106,3 +106,26 @@ def test_leaving_a_with_block_by_an_exception_keeps_that_exception(offline):
         producer.produce(TRADES, trade())
         raise KeyError("original")
     assert producer.stats.failed == 1  # flushed on the way out, and counted
+
+
+def test_an_event_left_in_librdkafkas_queue_is_not_a_pending_message(offline):
+    """librdkafka's queue length also counts events not served yet (an unreachable broker's error event arrives
+    at any time): with every message failed, none is pending, whatever len() says."""
+    producer = offline(on_delivery_failure=lambda failure: None)
+    producer.produce(TRADES, trade())
+    assert producer.flush(10) == 0
+
+    class QueuedEvent:  # the real producer, with one event in its queue
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __len__(self):
+            return 1
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    producer._producer = QueuedEvent(producer._producer)
+    assert producer.stats.pending == 0
+    stats = producer.close(10)  # no "message(s) still undelivered"
+    assert (stats.produced, stats.delivered, stats.failed, stats.pending) == (1, 0, 1, 0)
