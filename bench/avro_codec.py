@@ -29,7 +29,7 @@ import fastavro
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from bench.data import quotes, trades
-from bench.report import merge
+from bench.report import save
 from k2infra.clients import RecordDecoder, RecordEncoder
 from k2infra.clients.avro import fastavro_reader
 from k2infra.clients.schema_catalog import SubjectSchema
@@ -173,11 +173,8 @@ def main() -> None:
     env["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results = {"environment": env, **results}
     json_path = HERE / "results" / "avro_codec.json"
-    json_path.parent.mkdir(exist_ok=True)
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
     section = markdown(results)
-    md_path.write_text(merge(md_path.read_text() if md_path.exists() else "", section, BEGIN, END))
+    md_path = save(results, json_path, section, BEGIN, END)
     print(f"wrote {json_path} and {md_path}\n\n{section}")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import json
 import os
 import random
 import sys
@@ -41,7 +40,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from bench.data import record
-from bench.report import merge
+from bench.report import save
 from k2infra.clients import DataType, MarketRecord, StackOutputs, get_consumer, get_producer, load_stack_outputs
 from k2infra.clients.partitioner import partition_for
 from k2infra.contracts.failover import BROKER_SETTINGS, KAFKA_DEFAULTS
@@ -418,10 +417,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any]) -> None:
-    RESULTS_JSON.parent.mkdir(exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    md = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
-    md.write_text(merge(md.read_text() if md.exists() else "", markdown(results), BEGIN, END))
+    save(results, RESULTS_JSON, markdown(results), BEGIN, END)
 
 
 def drill_on_new_cluster(failure_detection: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for `b
 import confluent_kafka
 
 from bench import latency
-from bench.report import merge
+from bench.report import save
 from bench.stack import deploy
 from k2infra.clients import DataType
 from k2infra.clients.profiles import LOW_LATENCY_CONSUMER, producer_profile
@@ -131,10 +131,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any]) -> None:
-    RESULTS_JSON.parent.mkdir(exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    md = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
-    md.write_text(merge(md.read_text() if md.exists() else "", markdown(results), BEGIN, END))
+    save(results, RESULTS_JSON, markdown(results), BEGIN, END)
 
 
 if __name__ == "__main__":

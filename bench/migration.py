@@ -35,7 +35,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from bench.report import merge
+from bench.report import save
 from k2infra.contracts.outputs import ExchangeInfo, StackOutputs, SubjectInfo, TopicInfo
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.migration import Context, Copier, Copy
@@ -241,10 +241,7 @@ def step(text: str) -> None:
 
 def write(results: dict[str, Any]) -> None:
     json_path = HERE / "results" / "migration.json"
-    json_path.parent.mkdir(exist_ok=True)
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
-    md_path.write_text(merge(md_path.read_text() if md_path.exists() else "", markdown(results), BEGIN, END))
+    md_path = save(results, json_path, markdown(results), BEGIN, END)
     print(f"wrote {json_path} and {md_path}")
 
 

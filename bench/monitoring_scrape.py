@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -35,7 +34,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from bench.report import merge
+from bench.report import save
 from k2infra.contracts.outputs import StackOutputs, SubjectInfo, TopicInfo
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.processes import free_ports
@@ -205,11 +204,8 @@ def main() -> None:
                          "groups_commit_on_every_partition": True, "subjects": 6, "scrapes": SCRAPES,
                          "rounds": ROUNDS},
                "rows": rows, "microseconds_per_partition": per_partition}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     section = markdown(results)
-    md = ROOT / "bench" / "RESULTS.md"
-    md.write_text(merge(md.read_text() if md.exists() else "", section, BEGIN, END))
+    md = save(results, RESULTS, section, BEGIN, END)
     print(f"wrote {RESULTS} and {md}\n\n{section}")
 
 

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repo, for `bench`
 
-from bench.report import merge  # noqa: E402
+from bench.report import save  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "parse_scale.json"
 MB = 1024 * 1024
@@ -194,11 +194,8 @@ def main() -> None:
 
 
 def write(results: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    md = ROOT / "bench" / "RESULTS.md"
     section = markdown(results)
-    md.write_text(merge(md.read_text() if md.exists() else "", section, BEGIN, END))
+    save(results, RESULTS, section, BEGIN, END)
     print(section)
 
 

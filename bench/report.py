@@ -14,11 +14,17 @@ BEGIN, END = "<!-- clients_bench: begin -->", "<!-- clients_bench: end -->"
 
 def write(results: dict[str, Any]) -> tuple[Path, Path]:
     json_path = HERE / "results" / "clients.json"
+    return json_path, save(results, json_path, markdown(results))
+
+
+def save(results: dict[str, Any], json_path: Path, section: str, begin: str = BEGIN, end: str = END) -> Path:
+    """A benchmark's raw figures as JSON, and its section of bench/RESULTS.md (the other sections kept); the
+    Markdown file's path."""
     json_path.parent.mkdir(exist_ok=True)
     json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path = HERE / "RESULTS.md"  # other benchmarks keep their own sections in the same file
-    md_path.write_text(merge(md_path.read_text() if md_path.exists() else "", markdown(results)))
-    return json_path, md_path
+    md_path = HERE / "RESULTS.md"
+    md_path.write_text(merge(md_path.read_text() if md_path.exists() else "", section, begin, end))
+    return md_path
 
 
 def merge(existing: str, section: str, begin: str = BEGIN, end: str = END) -> str:
