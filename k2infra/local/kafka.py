@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,15 @@ class KafkaCluster:
     @classmethod
     def with_ports(cls, base_dir: Path, broker_ports: list[int], controller_ports: list[int],
                    sasl_ports: list[int] | None = None, sasl_users: dict[str, str] | None = None,
-                   secure: SecureSettings | None = None) -> KafkaCluster:
+                   secure: SecureSettings | None = None,
+                   failure_detection: Mapping[str, int] = BROKER_SETTINGS) -> KafkaCluster:
         if secure and (sasl_ports or sasl_users):
             raise ValueError("a secure cluster has no extra SASL_PLAINTEXT listener: its broker ports are SASL_SSL")
         sasl: list[int | None] = list(sasl_ports) if sasl_ports else [None] * len(broker_ports)
         nodes = [KafkaNode(i + 1, b, c, s)
                  for i, (b, c, s) in enumerate(zip(broker_ports, controller_ports, sasl, strict=True))]
-        return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}), secure=secure)
+        return cls(base_dir=base_dir, nodes=nodes, sasl_users=dict(sasl_users or {}), secure=secure,
+                   failure_detection=dict(failure_detection))
 
     @property
     def pids(self) -> list[int]:

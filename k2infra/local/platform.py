@@ -337,8 +337,8 @@ class LocalPlatform:
             settings = SecureSettings(files, files.ensure(may_create_credentials=not self.kafka_formatted()))
             security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
                                      settings.credentials.username)
-        kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings)
-        kafka.failure_detection = self.failure_detection
+        kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings,
+                                        failure_detection=self.failure_detection)
         reg = SchemaRegistry(self.base_dir / "registry", registry)
         started = time.monotonic()
         try:
