@@ -6,13 +6,15 @@ SPEC is `q|t:design|RATE[:key=value...]`: quotes or trades, the design's rates (
 RATE per exchange, then settings: `c.KEY=V` for the consumer, `t.KEY=V` for the two topics (set before the run, and
 `compression.type` set back to lz4 when a spec does not name it), anything else for the producers. Runs the specs
 in order on one platform (repeat a spec to see the run-to-run spread; the first run warms the broker's JIT and
-should not be counted) and prints one line per run. `--broker` adds server.properties lines (the local platform
-has no such option: this patches KafkaCluster for the probe only). Nothing is written.
+should not be counted) and prints one line per run. `--pin-broker` gives the broker a CPU of its own. `--broker`
+adds server.properties lines (the local platform has no such option: this patches KafkaCluster for the probe
+only). Nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -62,10 +64,21 @@ def patch_broker(extra: list[str]) -> None:
     local_kafka.KafkaCluster._properties = lambda self, node: original(self, node) + lines  # type: ignore[method-assign]
 
 
+def pin(broker_pids: list[int]) -> None:
+    """The broker's threads on the last CPU; this process (and the clients it starts later) on the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, cpus[:-1])
+    for pid in broker_pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), {cpus[-1]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--broker", action="append", default=[], help="a server.properties line, key=value")
+    parser.add_argument("--pin-broker", action="store_true",
+                        help="the broker on the last CPU, this probe and its clients on the others")
     parser.add_argument("specs", nargs="+")
     args = parser.parse_args()
     patch_broker(args.broker)
@@ -74,6 +87,8 @@ def main() -> None:
         state = platform.up(nodes=1, kafka_port=None, registry_port=None)
         try:
             outputs = deploy(state, {})
+            if args.pin_broker:
+                pin(state.kafka_pids)
             for spec in args.specs:
                 data_type, rates, producer, consumer, topic = parse(spec)
                 set_topics(state.bootstrap_servers, data_type, topic)
