@@ -11,7 +11,6 @@ from k2infra.model.users import SCRAM_MECHANISM, AppUser, plan_users
 from tests.conftest import ROOT, make_project
 
 SHIPPED = (ROOT / "topics.yaml").read_text()
-PROD = "    access_control: true       # the apps below"
 DEV = "  dev:\n    replication_factor: 1\n"
 
 
@@ -43,7 +42,7 @@ def test_by_default_an_environment_manages_users_where_it_enforces_acls(tmp_path
     assert len(topology(tmp_path / "a", secured, "dev").users) == 8
     users_only = SHIPPED.replace(DEV, "  dev:\n    manage_users: true\n    replication_factor: 1\n", 1)
     assert len(topology(tmp_path / "b", users_only, "dev").users) == 8
-    opted_out = SHIPPED.replace("    manage_users: true ", "    manage_users: false ", 1)
+    opted_out = SHIPPED.replace("    access_control: true ", "    manage_users: false\n    access_control: true ", 1)
     assert topology(tmp_path / "c", opted_out).users == ()
 
 

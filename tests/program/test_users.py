@@ -42,8 +42,8 @@ def test_the_user_of_an_app_gone_from_topics_yaml_stays_until_decommissioned(pro
     run = run_program(project, PROD, stack="prod")
     assert "old-feed/user" in {r.name for r in run.of_type(USER)}
     text = (project / "topics.yaml").read_text()
-    (project / "topics.yaml").write_text(text.replace("    manage_users: true ", "    decommission: [User:old-feed]\n"
-                                                      "    manage_users: true ", 1))
+    (project / "topics.yaml").write_text(text.replace("    access_control: true ", "    decommission: [User:old-feed]\n"
+                                                      "    access_control: true ", 1))
     run = run_program(project, PROD, stack="prod")
     assert "old-feed/user" not in {r.name for r in run.of_type(USER)}
     assert "asx-feed/user" in {r.name for r in run.of_type(USER)}
