@@ -26,6 +26,7 @@ from k2infra.clients import Credentials, StackOutputs, get_consumer, get_produce
 from k2infra.clients.credentials import read_source
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.model import load_topology
+from tests.aws import aws_env, moto_server, point_at
 from tests.clients.samples import trade
 from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiStack
@@ -214,3 +215,22 @@ def test_an_app_removed_keeps_its_user_until_its_principal_is_decommissioned(dep
     assert "reference-loader" not in scram_users(deployed.platform) and not source.exists()
     assert KafkaError._AUTHENTICATION in login_errors(deployed, login.username, login.password)
     assert "asx-feed" in scram_users(deployed.platform)  # the others stay
+
+
+def test_sources_moved_to_secrets_manager_keep_each_password(deployed, monkeypatch, tmp_path):
+    """Team and prod stacks keep the sources in AWS Secrets Manager (moto's server here, as for the S3 state): moving
+    k2:userSources there writes each app's secret and removes its file; no password changes."""
+    stack = deployed.stack
+    before = read_source(str(deployed.source("asx-feed")))
+    with moto_server(tmp_path / "moto") as moto:
+        point_at(moto, monkeypatch, tmp_path)
+        stack.run("config", "set", "k2:userSources", "secretsmanager:k2/e2e/")
+        done = subprocess.run(["pulumi", "up", "--yes", "--skip-preview", "--stack", stack.name, "--non-interactive"],
+                              cwd=stack.project, env={**stack.env(), **aws_env(moto.endpoint, tmp_path)},
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        moved = read_source("secretsmanager:k2/e2e/asx-feed")
+        assert moved == before and not deployed.source("asx-feed").exists()
+        names = {s["Name"] for s in moto.client("secretsmanager").list_secrets()["SecretList"]}
+        assert names == {f"k2/e2e/{app}" for app in deployed.users if app != "reference-loader"}
+    assert KafkaError._AUTHENTICATION not in login_errors(deployed, moved.username, moved.password)
