@@ -5,11 +5,12 @@ Only wiring: stack config in, safety checks, components declared from the pure m
 
 import pulumi
 
-from k2infra.components import AppAccess, DockerPlatform, ExchangeTopics, SchemaSubjects, topic_records
+from k2infra.components import AppAccess, AppUserAccount, DockerPlatform, ExchangeTopics, SchemaSubjects, topic_records
 from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 from k2infra.program import StackConfig, check_changes, export_stack_outputs, tune_sdk
+from k2infra.program.users import declared_users
 from k2infra.providers.kafka import kafka_provider
 from k2infra.providers.published_outputs import PublishedOutputs
 
@@ -44,6 +45,9 @@ subjects = SchemaSubjects("schemas", [*topology.subjects, *plan.retain_subjects,
 # Least-privilege ACLs, where the environment's brokers enforce them.
 access = [AppAccess(app, environment=topology.environment, opts=pulumi.ResourceOptions(providers=[provider]))
           for app in topology.apps] if topology.access_control else []
+# Each app's SCRAM user and credential source, where the environment manages users (k2infra/program/users.py).
+users = [AppUserAccount(user, source=source, environment=topology.environment, provider=provider)
+         for user, source in declared_users(topology, settings.stack)]
 
 desired = {t.name for t in topology.topics}
 outputs = export_stack_outputs(

@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from k2infra.clients.credentials import follow_source
 from k2infra.clients.errors import ConsumeError
 from k2infra.clients.profiles import LOW_LATENCY_CONSUMER, Credentials, kafka_config, registry_config
 from k2infra.clients.records import RecordDecoder
@@ -52,9 +53,13 @@ class MarketDataConsumer:
                  registry: SchemaRegistryClient | None = None, credentials: Credentials | None = None,
                  auto_offset_reset: str = "latest", config: Mapping[str, Any] | None = None,
                  batch_size: int = 500, commit_interval: float = 1.0):
-        self._consumer = Consumer({**kafka_config(outputs, credentials), **LOW_LATENCY_CONSUMER,
-                                   "group.id": group_id, "auto.offset.reset": auto_offset_reset,
-                                   "on_commit": _log_failed_commits, **(config or {})})
+        credentials = credentials or Credentials.from_env()
+        settings = {**kafka_config(outputs, credentials), **LOW_LATENCY_CONSUMER, "group.id": group_id,
+                    "auto.offset.reset": auto_offset_reset, "on_commit": _log_failed_commits, **(config or {})}
+        self.follower = follow_source(settings, credentials.kafka_source, credentials.login())
+        self._consumer = Consumer(settings)
+        if self.follower:  # rereads the credential source when the brokers refuse the login (a rotation)
+            self.follower.attach(self._consumer)
         catalog = SchemaCatalog(registry or SchemaRegistryClient(registry_config(outputs, credentials)), outputs)
         self._decoder = RecordDecoder(catalog)
         self._batch_size = batch_size

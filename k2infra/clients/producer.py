@@ -16,6 +16,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from k2infra.clients.credentials import follow_source
 from k2infra.clients.errors import DeliveryError, RecordError
 from k2infra.clients.profiles import Credentials, ProducerProfile, kafka_config, producer_profile, registry_config
 from k2infra.clients.records import RecordEncoder
@@ -92,9 +93,13 @@ class MarketDataProducer:
         self._first_unreported: DeliveryFailure | None = None
         self._queue_full_timeout = queue_full_timeout
         self._writers: dict[str, _TopicWriter] = {}
-        self._producer = Producer({**kafka_config(outputs, credentials), **self.profile.config, **(config or {}),
-                                   "delivery.report.only.error": not self._all_reports,
-                                   "on_delivery": self._on_delivery})
+        credentials = credentials or Credentials.from_env()
+        settings = {**kafka_config(outputs, credentials), **self.profile.config, **(config or {}),
+                    "delivery.report.only.error": not self._all_reports, "on_delivery": self._on_delivery}
+        self.follower = follow_source(settings, credentials.kafka_source, credentials.login())
+        self._producer = Producer(settings)
+        if self.follower:  # rereads the credential source when the brokers refuse the login (a rotation)
+            self.follower.attach(self._producer)
         self._final: DeliveryStats | None = None  # set by close()
 
     def topic(self, asset_class: str, exchange: str) -> str:

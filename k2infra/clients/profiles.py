@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from k2infra.clients.credentials import SaslLogin, read_source
 from k2infra.clients.errors import StackOutputsError
 from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.contracts.outputs import StackOutputs
@@ -83,11 +84,38 @@ class Credentials:
     registry_username: str | None = None
     registry_password: str | None = None
 
+    # The app's credential source (k2infra/clients/credentials.py), when the login came from it: the producer and
+    # consumer helpers reread it when the brokers refuse the login (after `k2 users rotate`).
+    kafka_source: str | None = None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
         env = os.environ if env is None else env
-        return cls(env.get("K2_KAFKA_USERNAME"), env.get("K2_KAFKA_PASSWORD"), env.get("K2_KAFKA_CA_LOCATION"),
-                   env.get("K2_SCHEMA_REGISTRY_USERNAME"), env.get("K2_SCHEMA_REGISTRY_PASSWORD"))
+        found = cls(env.get("K2_KAFKA_USERNAME"), env.get("K2_KAFKA_PASSWORD"), env.get("K2_KAFKA_CA_LOCATION"),
+                    env.get("K2_SCHEMA_REGISTRY_USERNAME"), env.get("K2_SCHEMA_REGISTRY_PASSWORD"))
+        source = env.get("K2_KAFKA_CREDENTIAL_SOURCE")
+        return found._with_source(source) if source and not found.kafka_password else found
+
+    @classmethod
+    def from_source(cls, source: str, env: Mapping[str, str] | None = None) -> Credentials:
+        """The Kafka login from the app's credential source (a file's path, secretsmanager:<name> or a secret's
+        ARN); K2_KAFKA_USERNAME/K2_KAFKA_PASSWORD, when set, override it (and the source is then not followed)."""
+        env = os.environ if env is None else env
+        return cls.from_env({**env, "K2_KAFKA_CREDENTIAL_SOURCE": source})
+
+    def _with_source(self, source: str) -> Credentials:
+        login = read_source(source)
+        return replace(self, kafka_username=self.kafka_username or login.username, kafka_password=login.password,
+                       kafka_source=source)
+
+    def login(self) -> SaslLogin | None:
+        if not (self.kafka_username and self.kafka_password):
+            return None
+        return SaslLogin(self.kafka_username, self.kafka_password)
+
+    def __repr__(self) -> str:  # the passwords never reach a log or a traceback
+        return (f"Credentials(kafka_username={self.kafka_username!r}, ca_location={self.ca_location!r}, "
+                f"registry_username={self.registry_username!r}, kafka_source={self.kafka_source!r})")
 
 
 def kafka_config(outputs: StackOutputs, credentials: Credentials | None = None) -> dict[str, Any]:

@@ -6,8 +6,9 @@ here; the import-linter contracts in pyproject.toml keep it so.
 """
 
 from k2infra.components.app_access import AppAccess
+from k2infra.components.app_user import AppUserAccount
 from k2infra.components.docker_platform import DockerPlatform
 from k2infra.components.exchange_topics import ExchangeTopics, topic_records
 from k2infra.components.schema_subjects import SchemaSubjects
 
-__all__ = ["AppAccess", "DockerPlatform", "ExchangeTopics", "SchemaSubjects", "topic_records"]
+__all__ = ["AppAccess", "AppUserAccount", "DockerPlatform", "ExchangeTopics", "SchemaSubjects", "topic_records"]

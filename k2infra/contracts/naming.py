@@ -130,4 +130,6 @@ DOCKER_PLATFORM_TYPE = "k2:platform:DockerPlatform"
 KAFKA_TOPIC_TYPE = "kafka:index/topic:Topic"
 DYNAMIC_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"  # the schema subjects
 APP_ACCESS_TYPE = "k2:access:AppAccess"
+APP_USER_TYPE = "k2:access:AppUser"
+KAFKA_USER_TYPE = "kafka:index/userScramCredential:UserScramCredential"
 KAFKA_ACL_TYPE = "kafka:index/acl:Acl"

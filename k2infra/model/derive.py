@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from k2infra.contracts.naming import subject_name, topic_name
-from k2infra.model.access import derive_apps
+from k2infra.model.access import App, derive_apps
 from k2infra.model.checks import check_codes, check_partition_key, check_subject_pattern, read_schema, relative
 from k2infra.model.data_loss import RULE_KEYS, Acknowledgement, floor_problem, reason_problem, scope_problem
 from k2infra.model.entities import Exchange, Subject, Topic
@@ -26,6 +26,7 @@ from k2infra.model.parse import parse_spec
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
 from k2infra.model.topology import Topology
+from k2infra.model.users import AppUser, app_users, check_user_entries
 
 # Topic configs an environment sets on every topic (key -> its setting in environments.<env> and defaults).
 # Such a key in a data type's or an override's config is an error, not a warning: min.insync.replicas (like the
@@ -225,6 +226,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     check_topic_names(topics, spec.legacy_topics, doc, problems)
     check_decommission(env_name, env.decommission, spec.schema_registry.subject_pattern, spec.legacy_topics, doc,
                        problems)
+    check_user_entries(env_name, env.decommission, apps, doc, problems)
     if problems:
         raise TopologyError(problems)
     return Topology(
@@ -239,10 +241,16 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         subject_pattern=spec.schema_registry.subject_pattern,
         apps=apps,
         access_control=env.access_control,
+        users=_users(env, apps),
         monitoring=monitoring,
         legacy=legacy,
         warnings=tuple(run.warnings),
     )
+
+
+def _users(env: EnvironmentSpec, apps: tuple[App, ...]) -> tuple[AppUser, ...]:
+    manage = env.access_control if env.manage_users is None else env.manage_users
+    return app_users((a.name, a.principal) for a in apps) if manage else ()
 
 
 def _environment(spec: TopologySpec, doc: SourceDoc, name: str | None,

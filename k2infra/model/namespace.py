@@ -23,6 +23,7 @@ from k2infra.contracts.naming import (
 from k2infra.model.entities import Topic
 from k2infra.model.errors import Problem
 from k2infra.model.source import KeyPath, SourceDoc
+from k2infra.model.users import is_user_entry
 
 
 def check_topic_names(topics: Iterable[Topic], legacy_names: Iterable[str], doc: SourceDoc,
@@ -66,6 +67,8 @@ def check_decommission(environment: str, listed: Iterable[str], subject_pattern:
         subjects = None  # reported by check_subject_pattern
     for index, name in enumerate(listed):
         path: KeyPath = ("environments", environment, "decommission", index)
+        if is_user_entry(name):
+            continue  # an app's user, checked by k2infra.model.users
         if is_internal_topic(name):
             problems.append(doc.problem(path, f"{name!r} is {INTERNAL_TOPIC}: K2 never deletes it, in any environment; "
                                         "remove it from the list"))

@@ -13,6 +13,7 @@ from k2infra.model.errors import Problem, TopologyError
 from k2infra.model.kafka_configs import suggest
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import TopologySpec
+from k2infra.model.users import SECRET_KEY_MESSAGE, secret_key
 
 
 def read_spec(path: str | Path) -> TopologySpec:
@@ -32,6 +33,8 @@ def parse_spec(doc: SourceDoc) -> TopologySpec:
 def _problem_from_pydantic(doc: SourceDoc, error: Any) -> Problem:
     loc: KeyPath = tuple(p for p in error["loc"] if p != "[key]")
     kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden" and loc and secret_key(loc[-1]):
+        return doc.problem(loc, SECRET_KEY_MESSAGE)  # the value is never repeated
     if kind == "extra_forbidden":
         known = _fields_at(TopologySpec, loc[:-1])
         return doc.problem(loc, f"unknown key{suggest(str(loc[-1]), known)}; allowed: {', '.join(known)}")

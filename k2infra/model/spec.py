@@ -93,6 +93,10 @@ class EnvironmentSpec(_Spec):
     protected: StrictBool = False
     # Kafka ACLs for the apps (needs an authorizer on the brokers; a plain dev cluster has none).
     access_control: StrictBool = False
+    # Each app's SCRAM user, its password generated and kept as a secret (k2infra/model/users.py). Unset: as
+    # access_control, since brokers that enforce ACLs authenticate every client, and a cluster without them
+    # (a plain dev broker) has no SASL users to manage.
+    manage_users: StrictBool | None = None
     # Topics and subjects (full names) that may be deleted because their exchange, asset class or data
     # type was removed. A subject is deleted only once no topic uses it, and only softly.
     decommission: list[StrictStr] = []

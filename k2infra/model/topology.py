@@ -18,6 +18,7 @@ from k2infra.model.entities import Exchange, Subject, Topic, group_by_exchange
 from k2infra.model.errors import Problem
 from k2infra.model.legacy import LegacyTopic
 from k2infra.model.monitoring_spec import MonitoringSettings
+from k2infra.model.users import AppUser
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Topology:
     subject_pattern: str = SUBJECT_PATTERN
     apps: tuple[App, ...] = ()
     access_control: bool = False  # whether this environment's brokers enforce the apps' ACLs
+    users: tuple[AppUser, ...] = ()  # the apps' SCRAM users, where the environment manages users
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings, compare=False)  # alert thresholds
     # The flat topics from before the exchange topics (legacy_topics): `k2 migrate` copies from them; they
     # are not K2's topics even though their names start with market.

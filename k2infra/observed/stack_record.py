@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2infra.contracts.naming import DYNAMIC_RESOURCE_TYPE, KAFKA_ACL_TYPE, KAFKA_TOPIC_TYPE
+from k2infra.contracts.naming import DYNAMIC_RESOURCE_TYPE, KAFKA_ACL_TYPE, KAFKA_TOPIC_TYPE, KAFKA_USER_TYPE
 from k2infra.model.plan import ManagedSubject, ObservedTopic
 
 ENGINE_OBJECT_TYPES = ("docker:index/container:Container", "docker:index/volume:Volume", "docker:index/network:Network")
@@ -28,6 +28,7 @@ class StackRecord:
     acls: frozenset[str] = frozenset()  # binding keys (k2infra.model.access.Binding.key) the stack declared
     # docker mode: the names of the networks, volumes and containers the stack created on the engine
     engine_objects: frozenset[str] = frozenset()
+    users: dict[str, str] = field(default_factory=dict)  # app -> the SCRAM user the stack declared for it
 
     @property
     def empty(self) -> bool:
@@ -41,6 +42,7 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
         raise ValueError("not the JSON of `pulumi stack export` (no deployment)")
     record = StackRecord()
     containers, released, acls, engine_objects = [], set(), set(), set()
+    users: dict[str, str] = {}
     for resource in deployment.get("resources") or []:
         if resource.get("delete") or resource.get("pendingReplacement"):
             continue
@@ -57,6 +59,8 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
                 released.add(inputs["subject"])
             level = outputs.get("compatibility") or inputs.get("compatibility")
             record.subjects[inputs["subject"]] = ManagedSubject(inputs["subject"], str(inputs["schema"]), str(level))
+        elif kind == KAFKA_USER_TYPE and inputs.get("username"):
+            users[str(resource.get("urn", "")).rsplit("::", 1)[-1].rsplit("/", 1)[0]] = str(inputs["username"])
         elif kind == KAFKA_ACL_TYPE:
             acls.add(str(resource.get("urn", "")).rsplit("::", 1)[-1])
         elif kind in ENGINE_OBJECT_TYPES:
@@ -65,4 +69,4 @@ def parse_export(export: Mapping[str, Any]) -> StackRecord:
             if inputs.get("name"):
                 engine_objects.add(str(inputs["name"]))
     return StackRecord(record.topics, record.subjects, tuple(containers), frozenset(released), frozenset(acls),
-                       frozenset(engine_objects))
+                       frozenset(engine_objects), users)

@@ -8,6 +8,8 @@ exist yet (docker mode, before this stack has created its containers).
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
@@ -30,6 +32,7 @@ NOTHING_CHANGED = "Nothing was changed"
 RERUN = "rerun once that is fixed: the update converges from wherever it stopped."
 
 
+@functools.cache  # one export per run: the guard and the users (k2infra/program/users.py) both read it
 def read_stack_state() -> StackRecord:
     """What this stack manages, from its own state (`pulumi stack export`, before this update's changes).
 

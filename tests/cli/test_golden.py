@@ -17,7 +17,7 @@ from k2infra.migration.dry_run import Check, DryRun, LegacyStatus, Refusals, Tal
 from k2infra.model.plan import ObservedTopic
 from k2infra.observed import cluster, measure
 from k2infra.observed.measure import RetentionCut
-from tests.conftest import make_project
+from tests.conftest import ROOT, make_project
 from tests.golden import check_golden_text
 from tests.model.plans import RETENTION_CUT, SHIPPED, observed_from, topology_from, without_asx_text
 
@@ -111,8 +111,19 @@ OUT_OF_RANGE = SHIPPED.replace('retention.ms: "604800000"   # 7 days',
                                "      min.insync.replicas: 3", 1)
 
 
+# Users as code: a password written in topics.yaml (refused with the file's shape, before anything is derived); a
+# user declared twice and a decommissioned user that is still an app's.
+APPS = (ROOT / "topics.yaml").read_text()
+PASSWORD = APPS.replace('    principal: "User:asx-feed"\n', '    principal: "User:asx-feed"\n    password: "x"\n', 1)
+USERS = (APPS.replace('principal: "User:binance-feed"', 'principal: "User:asx-feed"', 1)
+         .replace("    min_insync_replicas: 1\n  prod:", "    min_insync_replicas: 1\n"
+                  "    decommission: [User:iceberg-writer]\n  prod:", 1))
+
+
 @pytest.mark.parametrize(("name", "text", "args"), [
     ("ok", None, ["validate", "--config", "topics.yaml"]),
+    ("password", PASSWORD, ["validate", "--config", "topics.yaml"]),
+    ("users", USERS, ["validate", "--config", "topics.yaml"]),
     ("capped-partitions", SHIPPED.replace("  dev:\n", "  dev:\n    max_partitions: 8\n", 1),
      ["validate", "--config", "topics.yaml"]),
     ("blanket-acknowledgement", BLANKET, ["validate", "--config", "topics.yaml"]),
