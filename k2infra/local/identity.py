@@ -183,7 +183,8 @@ class Keycloak:
             "-cp", str(home / "lib" / "quarkus-run.jar"), "io.quarkus.bootstrap.runner.QuarkusEntryPoint",
             f"--config-file={self.config.resolve()}",
             "start", "--optimized", "--http-enabled=true", "--http-host=127.0.0.1", f"--http-port={self.port}",
-            "--hostname-strict=false", "--log-level=WARN",
+            # Local caches: the default clustered cache looks for the previous run's node on each restart (+10 s).
+            "--hostname-strict=false", "--cache=local", "--log-level=WARN",
             f"--db-url=jdbc:h2:file:{database};NON_KEYWORDS=VALUE",
         ]
 

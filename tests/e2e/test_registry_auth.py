@@ -78,6 +78,11 @@ def writes(subject: str = SUBJECT) -> list[tuple[str, str, dict | None]]:
             ("DELETE", f"/subjects/{subject}?permanent=true", None)]
 
 
+def native(deployed: Deployed) -> str:
+    """Apicurio's own API (v3) beside the Confluent one."""
+    return deployed.url.removesuffix("/apis/ccompat/v7") + "/apis/registry/v3/groups/default/artifacts"
+
+
 def send(http: httpx.Client, method: str, path: str, body: dict | None) -> int:
     return http.request(method, path, json=body).status_code
 
@@ -133,7 +138,9 @@ def test_anonymous_requests_are_refused_and_change_nothing(deployed: Deployed):
     with deployed.http() as http:
         assert http.get("/subjects").status_code == 401
         assert [send(http, *w) for w in writes()] == [401, 401, 401]
+        assert http.delete(f"{native(deployed)}/{SUBJECT}").status_code == 401
     with deployed.http(DEPLOYER, secret="not-the-secret") as http:  # a wrong secret is no login either
+        assert http.get("/subjects").status_code == 401
         assert [send(http, *w) for w in writes()] == [401, 401, 401]
     assert deployed.versions() == before
     assert deployed.compatibility() == "BACKWARD"
@@ -147,9 +154,7 @@ def test_an_app_reads_but_cannot_write(deployed: Deployed, app: str):
         assert listed.status_code == 200 and SUBJECT in listed.json()
         assert http.get(f"/subjects/{SUBJECT}/versions/latest").status_code == 200
         assert [send(http, *w) for w in writes()] == [403, 403, 403]
-        # Apicurio's own API is no way around it.
-        native = deployed.url.removesuffix("/apis/ccompat/v7") + "/apis/registry/v3/groups/default/artifacts"
-        assert http.delete(f"{native}/{SUBJECT}").status_code == 403
+        assert http.delete(f"{native(deployed)}/{SUBJECT}").status_code == 403  # Apicurio's own API: no way round
     assert deployed.versions() == before
     assert deployed.compatibility() == "BACKWARD"
 
@@ -164,3 +169,14 @@ def test_the_deployers_pulumi_up_evolves_a_subject(deployed: Deployed):
     with deployed.http(DEPLOYER) as http:
         latest = json.loads(http.get(f"/subjects/{SUBJECT}/versions/latest").json()["schema"])
     assert NEW_FIELD["name"] in [f["name"] for f in latest["fields"]]
+
+
+def test_only_the_deployer_deletes_and_sets_compatibility(deployed: Deployed):
+    probe = "registry-auth.probe-value"  # not K2's: the deployer's own API calls, outside pulumi
+    with deployed.http(DEPLOYER) as http:
+        assert http.post(f"/subjects/{probe}/versions", json=OUTSIDER_SCHEMA).status_code == 200
+        assert http.put(f"/config/{probe}", json={"compatibility": "FULL"}).status_code == 200
+        assert deployed.compatibility(probe) == "FULL"
+        assert http.delete(f"/subjects/{probe}").status_code == 200
+        assert http.delete(f"/subjects/{probe}?permanent=true").status_code == 200
+        assert probe not in http.get("/subjects", params={"deleted": "true"}).json()
