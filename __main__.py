@@ -39,7 +39,8 @@ exchanges = [
 ]
 subjects = SchemaSubjects("schemas", [*topology.subjects, *plan.retain_subjects, *plan.release_subjects],
                           environment=topology.environment, registry_url=settings.schema_registry_url,
-                          basic_auth=config.registry_basic_auth(), protect=topology.protected, deletable=keep_off,
+                          basic_auth=config.registry_basic_auth(), ca_cert=config.secrets.ca_cert,
+                          protect=topology.protected, deletable=keep_off,
                           opts=pulumi.ResourceOptions(depends_on=platform_ready))
 
 # Least-privilege ACLs, where the environment's brokers enforce them.

@@ -13,6 +13,7 @@ export K2_KAFKA_PROVIDER_VERSION=3.13.3   # the version PyPI pulumi-kafka asks f
 export K2_DOCKER_PROVIDER_VERSION=4.11.2  # the version PyPI pulumi-docker asks for (bridged from kreuzwerker's TF provider)
 export K2_KAFKA_VERSION=4.1.1             # Apache Kafka broker (KRaft), jars from Maven Central
 export K2_APICURIO_VERSION=3.3.3          # schema registry with the Confluent API, from Maven Central
+export K2_KEYCLOAK_VERSION=26.4.7         # the secure registry's identity provider (OIDC), from Maven Central
 export K2_UV_VERSION=0.13.8               # creates the Python environment from uv.lock (uv itself from PyPI)
 
 _k2_hash() { cat "$@" | sha256sum | cut -c1-12; }
@@ -24,6 +25,7 @@ K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSIO
 K2_DOCKER_PROVIDER_BIN=$K2_CACHE/pulumi-resource-docker/v$K2_DOCKER_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-docker/go.* "$K2_ROOT"/toolchain/pulumi-resource-docker/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/bridge-metadata.json "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/schema.json)
 export K2_KAFKA_LIB=$K2_CACHE/kafka/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/kafka/pom.xml")/lib
 export K2_REGISTRY_DIR=$K2_CACHE/apicurio/$K2_APICURIO_VERSION
+export K2_KEYCLOAK_DIR=$K2_CACHE/keycloak/$K2_KEYCLOAK_VERSION  # built for `start --optimized` (H2 in a file)
 export K2_UV=$K2_CACHE/uv/$K2_UV_VERSION/bin/uv
 export K2_VENV K2_PULUMI_BIN K2_KAFKA_PROVIDER_BIN K2_DOCKER_PROVIDER_BIN
 

@@ -16,6 +16,7 @@ from k2infra.providers.schema_subject import SchemaSubject
 class SchemaSubjects(pulumi.ComponentResource):
     def __init__(self, name: str, subjects: Sequence[Subject], *, environment: str,
                  registry_url: pulumi.Input[str], basic_auth: pulumi.Input[str] | None = None,
+                 ca_cert: pulumi.Input[str] | None = None,
                  protect: bool = False, deletable: Collection[str] = (), opts: pulumi.ResourceOptions | None = None):
         super().__init__(SCHEMA_SUBJECTS_TYPE, name, {"environment": environment}, opts)
         self.subjects: dict[str, SchemaSubject] = {
@@ -26,6 +27,7 @@ class SchemaSubjects(pulumi.ComponentResource):
                 compatibility=s.compatibility,
                 registry_url=registry_url,
                 basic_auth=basic_auth,
+                ca_cert=ca_cert,
                 opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=s.subject not in deletable),
             )
             for s in subjects

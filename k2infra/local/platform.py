@@ -11,7 +11,9 @@ A platform directory holds:
   `k2 local down` and `status` find it; a process counts only while pid, start time and command line all
   still match, so a pid reused by another program is never signalled;
 - with `up --secure`, `security/`: a throwaway CA, the brokers' key and certificate and the platform admin's
-  credentials (k2infra.local.security). A platform keeps its mode as it keeps its size.
+  credentials (k2infra.local.security), the registry's certificate and, in `security/registry/`, each registry
+  client's secret (0600); and `identity/`, Keycloak's log and database: the realm whose tokens the registry
+  trusts (k2infra.local.identity). A platform keeps its mode as it keeps its size.
 """
 
 from __future__ import annotations
@@ -21,13 +23,20 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.contracts.kafka_client import librdkafka_settings
+from k2infra.local.identity import (
+    AdminApi,
+    IdentityFiles,
+    Keycloak,
+    client_roles,
+    ensure_realm,
+)
 from k2infra.local.kafka import KafkaCluster, new_cluster_id, read_cluster_id
 from k2infra.local.processes import (
     PlatformError,
@@ -38,7 +47,7 @@ from k2infra.local.processes import (
     stop_processes,
     wait_until,
 )
-from k2infra.local.registry import SchemaRegistry
+from k2infra.local.registry import RegistryAuth, SchemaRegistry
 from k2infra.local.security import (
     PROTOCOL,
     SCRAM_MECHANISM,
@@ -51,7 +60,7 @@ MARKER = "k2-platform.json"
 STATE = "platform.json"
 MARKER_FORMAT = 1
 # Everything `up` writes at the top of a platform directory (and the temporary files of its atomic writes).
-ENTRIES = frozenset({MARKER, STATE, f"{MARKER}.tmp", f"{STATE}.tmp", "kafka", "registry", "security"})
+ENTRIES = frozenset({MARKER, STATE, f"{MARKER}.tmp", f"{STATE}.tmp", "kafka", "registry", "security", "identity"})
 SECURITY_DIR = "security"
 NODE_COUNTS = (1, 3)
 
@@ -97,19 +106,29 @@ class StateSecurity:
     username: str
     protocol: str = PROTOCOL
     sasl_mechanism: str = SCRAM_MECHANISM
+    registry_clients: str = ""  # the directory of the registry clients' 0600 files ("": a platform from before)
+    identity_url: str = ""  # Keycloak's realm
 
     def to_json(self, listeners: list[str]) -> dict[str, Any]:
-        return {"protocol": self.protocol, "sasl_mechanism": self.sasl_mechanism, "listeners": listeners,
+        data = {"protocol": self.protocol, "sasl_mechanism": self.sasl_mechanism, "listeners": listeners,
                 "ca_cert": self.ca_cert, "credentials": self.credentials, "username": self.username}
+        registry = {"registry_clients": self.registry_clients, "identity_url": self.identity_url}
+        return {**data, **registry} if self.registry_clients else data
 
     @classmethod
     def from_json(cls, data: Any) -> StateSecurity:
         keys = {"protocol", "sasl_mechanism", "listeners", "ca_cert", "credentials", "username"}
-        if (not isinstance(data, dict) or set(data) != keys
-                or not all(isinstance(data[k], str) and data[k] for k in keys - {"listeners"})
+        registry = {"registry_clients", "identity_url"}
+        if (not isinstance(data, dict) or set(data) not in (keys, keys | registry)
+                or not all(isinstance(data[k], str) and data[k] for k in set(data) - {"listeners"})
                 or not all(isinstance(x, str) for x in _list(data["listeners"]))):
             raise ValueError(f"not a platform's security: {data!r}")
-        return cls(data["ca_cert"], data["credentials"], data["username"], data["protocol"], data["sasl_mechanism"])
+        return cls(data["ca_cert"], data["credentials"], data["username"], data["protocol"], data["sasl_mechanism"],
+                   data.get("registry_clients", ""), data.get("identity_url", ""))
+
+    def registry_client_file(self, client_id: str) -> Path:
+        """The 0600 file with a registry client's id and secret (the deployer's, or an app's)."""
+        return Path(self.registry_clients) / f"{client_id}.json"
 
 
 @dataclass
@@ -121,6 +140,7 @@ class PlatformState:
     kafka: list[ProcessRecord] = field(default_factory=list)
     registry: list[ProcessRecord] = field(default_factory=list)
     security: StateSecurity | None = None  # None: plaintext
+    identity: list[ProcessRecord] = field(default_factory=list)  # Keycloak, on a secure platform
 
     @property
     def secure(self) -> bool:
@@ -154,7 +174,7 @@ class PlatformState:
 
     @property
     def processes(self) -> list[ProcessRecord]:
-        return [*self.kafka, *self.registry]
+        return [*self.kafka, *self.registry, *self.identity]
 
     @property
     def bootstrap_servers(self) -> str:
@@ -162,23 +182,29 @@ class PlatformState:
 
     @property
     def schema_registry_url(self) -> str:
-        return f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+        scheme = "https" if self.security and self.security.registry_clients else "http"
+        return f"{scheme}://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
 
     def complete(self) -> bool:
-        """One process per Kafka node and one registry: a state without them describes nothing running."""
-        return len(self.kafka) == self.nodes == len(self.broker_ports) and len(self.registry) == 1
+        """One process per Kafka node, one registry and (secure) one Keycloak: a state without them describes
+        nothing running."""
+        identity = 1 if self.security and self.security.registry_clients else 0
+        return (len(self.kafka) == self.nodes == len(self.broker_ports) and len(self.registry) == 1
+                and len(self.identity) == identity)
 
     def to_json(self) -> dict[str, Any]:
         data = {"nodes": self.nodes, "broker_ports": self.broker_ports, "controller_ports": self.controller_ports,
                 "registry_port": self.registry_port, "kafka": [p.to_json() for p in self.kafka],
                 "registry": [p.to_json() for p in self.registry]}
+        if self.identity:
+            data["identity"] = [p.to_json() for p in self.identity]
         return {**data, "security": self.security.to_json(self.listeners)} if self.security else data
 
     @classmethod
     def from_json(cls, data: Any) -> PlatformState:
         """Raises ValueError unless `data` is what to_json wrote."""
         keys = {"nodes", "broker_ports", "controller_ports", "registry_port", "kafka", "registry"}
-        if not isinstance(data, dict) or set(data) not in (keys, keys | {"security"}):
+        if not isinstance(data, dict) or not keys <= set(data) <= keys | {"security", "identity"}:
             raise ValueError(f"not a platform state: {data!r}")
         ints = [data["nodes"], data["registry_port"], *_list(data["broker_ports"]), *_list(data["controller_ports"])]
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ints):
@@ -186,7 +212,8 @@ class PlatformState:
         security = StateSecurity.from_json(data["security"]) if "security" in data else None
         return cls(data["nodes"], data["broker_ports"], data["controller_ports"], data["registry_port"],
                    [ProcessRecord.from_json(p) for p in _list(data["kafka"])],
-                   [ProcessRecord.from_json(p) for p in _list(data["registry"])], security)
+                   [ProcessRecord.from_json(p) for p in _list(data["registry"])], security,
+                   [ProcessRecord.from_json(p) for p in _list(data.get("identity", []))])
 
 
 def _list(value: Any) -> list[Any]:
@@ -277,9 +304,11 @@ class LocalPlatform:
     # --- up ------------------------------------------------------------------------------------------
 
     def up(self, nodes: int = 1, kafka_port: int | None = 9092, registry_port: int | None = 8081,
-           timeout: float = 180, secure: bool = False) -> PlatformState:
+           timeout: float = 180, secure: bool = False, registry_apps: Iterable[str] = ()) -> PlatformState:
         """Start the platform (or find it running). `secure`: Kafka serves SASL_SSL with SCRAM-SHA-512 users and
-        an authorizer that denies what no ACL allows (k2infra.local.security); the registry stays plain HTTP."""
+        an authorizer that denies what no ACL allows (k2infra.local.security); the registry serves HTTPS and
+        authenticates against Keycloak, with K2's deployer and a read-only client for each of `registry_apps`
+        (k2infra.local.identity)."""
         if nodes not in NODE_COUNTS:
             raise PlatformError("nodes must be 1 or 3")
         try:
@@ -331,33 +360,55 @@ class LocalPlatform:
             identity = PlatformIdentity(nodes, identity.cluster_id if identity else new_cluster_id(), secure)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.marker_file, identity.to_json())  # first: whatever follows lands in a marked directory
-        settings, security = None, None
+        settings, security, keycloak, auth = None, None, None, None
         if secure:
             files = SecurityFiles(self.base_dir / SECURITY_DIR)
             settings = SecureSettings(files, files.ensure(may_create_credentials=not self.kafka_formatted()))
+            identity_files = IdentityFiles(files.directory)
+            keycloak = Keycloak(self.base_dir / "identity", free_ports(1, avoid=[*brokers, *controllers, registry])[0],
+                                identity_files.config)
             security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
-                                     settings.credentials.username)
+                                     settings.credentials.username, registry_clients=str(
+                                         identity_files.clients_dir.resolve()), identity_url=keycloak.realm_url)
+            auth = RegistryAuth(files.ca_cert, files.registry_cert, files.registry_key, keycloak.realm_url)
         kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings,
                                         failure_detection=self.failure_detection)
-        reg = SchemaRegistry(self.base_dir / "registry", registry)
+        reg = SchemaRegistry(self.base_dir / "registry", registry, auth=auth)
         started = time.monotonic()
         try:
             self.echo(f"==> starting Kafka {nodes} node(s) (KRaft, cluster {identity.cluster_id}"
                       f"{', SASL_SSL + SCRAM-SHA-512, ACLs enforced' if secure else ''}) on {kafka.bootstrap_servers}")
             kafka.start(timeout, cluster_id=identity.cluster_id)
             self.echo(f"    Kafka ready in {time.monotonic() - started:.1f}s")
+            if keycloak is not None:
+                self._start_identity(keycloak, IdentityFiles(keycloak.config.parent), registry_apps, timeout)
             t = time.monotonic()
-            self.echo(f"==> starting schema registry (Apicurio, Confluent API, data in {reg.data_dir}) on {reg.url}")
+            self.echo(f"==> starting schema registry (Apicurio, Confluent API"
+                      f"{', HTTPS + OIDC, roles enforced' if secure else ''}, data in {reg.data_dir}) on {reg.url}")
             reg.start(timeout)
             self.echo(f"    registry ready in {time.monotonic() - t:.1f}s")
         except BaseException:
             reg.stop()
+            if keycloak is not None:
+                keycloak.stop()
             kafka.stop()
             raise
         state = PlatformState(nodes, brokers, controllers, registry, list(kafka.processes), list(reg.processes),
-                              security)
+                              security, list(keycloak.processes) if keycloak else [])
         write_json(self.state_file, state.to_json())
         return state
+
+    def _start_identity(self, keycloak: Keycloak, files: IdentityFiles, apps: Iterable[str], timeout: float) -> None:
+        """Keycloak, then its realm and the registry's clients brought to what K2 says (every `up`)."""
+        t = time.monotonic()
+        secret = files.bootstrap_secret()
+        self.echo(f"==> starting identity provider (Keycloak, realm data in {keycloak.base_dir}) on {keycloak.url}")
+        keycloak.start(timeout)
+        clients = files.ensure_clients(client_roles(apps))
+        ensure_realm(AdminApi(keycloak.url, secret), clients)
+        names = ", ".join(c.client_id for c in clients)
+        self.echo(f"    Keycloak ready in {time.monotonic() - t:.1f}s; registry clients {names} "
+                  f"(secrets in {files.clients_dir}, mode 0600)")
 
     # --- failure drills ------------------------------------------------------------------------------
 
@@ -472,11 +523,12 @@ class LocalPlatform:
         started = time.monotonic()
         if not quiet:
             self.echo(f"==> stopping local platform (Kafka {state.bootstrap_servers})")
-        for what, procs in (("registry", state.registry), ("Kafka", state.kafka)):
+        for what, procs in (("registry", state.registry), ("Keycloak", state.identity), ("Kafka", state.kafka)):
             foreign = [p.pid for p in procs if not p.running()]
             if foreign and not quiet:
                 self.echo(f"    {what} pid(s) {foreign}: gone or now another program's, left alone")
         stop_processes(state.registry, grace_seconds=15)
+        stop_processes(state.identity, grace_seconds=15)
         stop_processes(state.kafka, grace_seconds=30)
         self.state_file.unlink(missing_ok=True)
         if not quiet:

@@ -7,7 +7,9 @@ The controllers talk SASL_SSL too, with PLAIN for the admin alone: KRaft cannot 
 listener, whose credentials would live in the metadata it serves.
 
 All of it lives in `<platform>/security/` (mode 0700): `ca.pem` (the CA certificate clients trust),
-`broker.pem` (the brokers' key and certificate, 0600) and `credentials.json` (0600). The CA's key is not kept:
+`broker.pem` (the brokers' key and certificate, 0600) and `credentials.json` (0600); the registry serves HTTPS
+with the same key and certificate, split into `registry-key.pem` (0600) and `registry-cert.pem` as Quarkus
+reads them. The CA's key is not kept:
 nothing else can ever be signed by it.
 """
 
@@ -32,6 +34,8 @@ PROTOCOL = "SASL_SSL"
 CA_FILE = "ca.pem"
 BROKER_FILE = "broker.pem"
 CREDENTIALS_FILE = "credentials.json"
+REGISTRY_KEY_FILE = "registry-key.pem"
+REGISTRY_CERT_FILE = "registry-cert.pem"
 CA_DAYS = 3650
 BROKER_DAYS = 825
 RENEW_WITHIN = datetime.timedelta(days=1)
@@ -90,6 +94,14 @@ class SecurityFiles:
     def credentials(self) -> Path:
         return self.directory / CREDENTIALS_FILE
 
+    @property
+    def registry_key(self) -> Path:
+        return self.directory / REGISTRY_KEY_FILE
+
+    @property
+    def registry_cert(self) -> Path:
+        return self.directory / REGISTRY_CERT_FILE
+
     def read_credentials(self) -> AdminCredentials:
         return read_credentials(self.credentials)
 
@@ -110,6 +122,9 @@ class SecurityFiles:
             ca_pem, broker_pem = issue_certificates()
             write_private(self.broker_pem, broker_pem)
             self.ca_cert.write_text(ca_pem)
+        key, chain = self.broker_key_and_chain()  # written each time: always the pair broker.pem holds
+        write_private(self.registry_key, key + "\n")
+        self.registry_cert.write_text(chain + "\n")
         return credentials
 
     def certificates_valid(self, now: datetime.datetime | None = None) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from k2infra.contracts.failover import BROKER_SETTINGS
 from k2infra.contracts.naming import is_market_topic
+from k2infra.contracts.registry_client import registry_client_settings
 from k2infra.model.access import Binding
 from k2infra.model.plan import ObservedTopic
 from k2infra.observed.failures import ReportedErrors, Unreachable, kafka_calls, kafka_failure, registry_failure
@@ -136,14 +137,11 @@ def _failure_detection(admin: Any, metadata: Any, timeout: float) -> dict[str, i
 
 
 def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | None = None,
-                        timeout: float = 10) -> dict[str, list[str]]:
+                        timeout: float = 10, ca_pem: str | None = None) -> dict[str, list[str]]:
     """Subject -> its registered schemas, oldest first (absent: never registered)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    conf: dict[str, Any] = {"url": url, "timeout": timeout}
-    if basic_auth:
-        conf["basic.auth.user.info"] = basic_auth
-    client = SchemaRegistryClient(conf)
+    client = SchemaRegistryClient(registry_client_settings(url, basic_auth, ca_pem, timeout))
     out: dict[str, list[str]] = {}
     try:
         existing = set(client.get_subjects())

@@ -138,7 +138,8 @@ def _observe(conf: dict) -> ObservedCluster:
 def _schema_problems(config: StackConfig, topology: Topology) -> list[str]:
     settings, auth = config.settings, _reveal(config.registry_basic_auth())
     try:
-        deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth)
+        deployed = registered_versions(settings.schema_registry_url, [s.subject for s in topology.subjects], auth,
+                                       ca_pem=_reveal(config.secrets.ca_cert))
     except Unreachable as err:  # an outage, or wrong credentials, TLS or URL: err says which
         raise pulumi.RunError(f"{err}.\n{NOTHING_CHANGED}; {RERUN}") from None
     problems = []

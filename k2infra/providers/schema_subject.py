@@ -28,6 +28,7 @@ from pulumi.dynamic import (
 )
 
 from k2infra.contracts.naming import COMPATIBILITY_LEVELS
+from k2infra.contracts.registry_client import registry_client_settings, tls_verify
 from k2infra.model.avro_files import same_schema
 from k2infra.observed.failures import registry_failure
 
@@ -40,10 +41,8 @@ def _client(props: dict[str, Any]) -> Any:
     # Imported here so that declaring resources (and unit tests with mocks) need no registry client.
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    conf = {"url": props["registry_url"], "timeout": 30}
-    if props.get("basic_auth"):
-        conf["basic.auth.user.info"] = props["basic_auth"]
-    return SchemaRegistryClient(conf)
+    return SchemaRegistryClient(registry_client_settings(props["registry_url"], props.get("basic_auth"),
+                                                         props.get("ca_cert")))
 
 
 def _not_found(err: Exception) -> bool:
@@ -130,7 +129,7 @@ def restore_soft_deleted(props: dict[str, Any]) -> bool:
     auth = tuple(props["basic_auth"].split(":", 1)) if props.get("basic_auth") else None
     native = url.rstrip("/").removesuffix(APICURIO_CCOMPAT) + "/apis/registry/v3"
     versions = f"{native}/groups/default/artifacts/{props['subject']}/versions"
-    with httpx.Client(auth=auth, timeout=30) as http:  # type: ignore[arg-type]
+    with httpx.Client(auth=auth, timeout=30, verify=tls_verify(url, props.get("ca_cert"))) as http:  # type: ignore[arg-type]
         listed = http.get(versions)
         if listed.status_code == 404:
             return False  # never registered
@@ -230,6 +229,7 @@ class SchemaSubject(Resource):
         compatibility: str,
         registry_url: pulumi.Input[str],
         basic_auth: pulumi.Input[str] | None = None,
+        ca_cert: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         props = {
@@ -238,8 +238,12 @@ class SchemaSubject(Resource):
             "compatibility": compatibility,
             "registry_url": registry_url,
             "basic_auth": pulumi.Output.secret(basic_auth) if basic_auth is not None else None,
+            # The registry's CA (PEM; the stack's k2:caCert, kept secret as it came): a change of CA is no change
+            # of the subject, so diff does not watch it.
+            "ca_cert": pulumi.Output.secret(ca_cert) if ca_cert is not None else None,
             "schema_id": None,
             "version": None,
         }
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["basic_auth"]))
+        secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=["basic_auth", "ca_cert"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_outputs)
         super().__init__(SchemaSubjectProvider(), name, props, opts)

@@ -26,7 +26,9 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from k2infra.contracts.registry_client import registry_client_settings
 from k2infra.local import LocalPlatform, PlatformState
+from k2infra.local.identity import DEPLOYER, read_client
 from k2infra.local.security import create_scram_users, new_password
 from k2infra.model import load_topology
 from k2infra.model.access import App
@@ -79,9 +81,13 @@ def deployed(secure_platform: PlatformState, tmp_path_factory: pytest.TempPathFa
         "k2:bootstrapServers": secure_platform.bootstrap_servers,
         "k2:schemaRegistryUrl": secure_platform.schema_registry_url,
         "k2:tls": "true", "k2:saslMechanism": "scram-sha512", "k2:saslUsername": "admin",
+        "k2:schemaRegistryUsername": DEPLOYER,
     })
     set_secret(stack, "k2:saslPassword", str(admin_password))
     set_secret(stack, "k2:caCert", Path(secure_platform.security.ca_cert).read_text())
+    # The secure registry takes writes from K2's deployer only (tests/e2e/test_registry_auth.py).
+    set_secret(stack, "k2:schemaRegistryPassword",
+               read_client(secure_platform.security.registry_client_file(DEPLOYER)).secret)
     up = stack.up()
     apps = {a.name: a for a in load_topology(project / "topics.yaml", "dev").apps}
     passwords = {a.principal.removeprefix("User:"): new_password() for a in apps.values()}
@@ -225,13 +231,18 @@ def test_up_creates_the_topics_subjects_and_exactly_the_declared_acls(deployed: 
 
     platform = deployed.platform
     assert len(market_topics(platform)) == 6
-    assert len(subjects_in_registry(SchemaRegistryClient({"url": platform.schema_registry_url}))) == 6
+    assert platform.security is not None
+    deployer = read_client(platform.security.registry_client_file(DEPLOYER))
+    registry = SchemaRegistryClient(registry_client_settings(platform.schema_registry_url, deployer.basic_auth,
+                                                             Path(platform.security.ca_cert).read_text()))
+    assert len(subjects_in_registry(registry)) == 6
     assert acls_on_cluster(platform) == declared(deployed.apps)  # nothing more, nothing less
     assert len(declared(deployed.apps)) == sum(len(a.bindings) for a in deployed.apps.values()) > 30
     # The admin's password went to the provider and the guard as a secret only.
     password = str(platform.client_config()["sasl.password"])
     assert password not in deployed.up_output
     assert password not in deployed.stack.run("stack", "export").stdout
+    assert deployer.secret not in deployed.up_output + deployed.stack.run("stack", "export").stdout
     outputs = deployed.stack.outputs()
     assert (outputs["security_protocol"], outputs["sasl_mechanism"]) == ("SASL_SSL", "scram-sha512")
     assert password not in json.dumps(outputs)
