@@ -1,13 +1,18 @@
-"""App ACLs stay least-privilege: no wildcard, nothing outside the market data, no cluster-wide power."""
+"""App ACLs stay least-privilege: no wildcard, nothing outside the market data, no cluster-wide power; and in
+production every app is held to a quota, so no one app can take the brokers' capacity from the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+
+from pulumi_policy import PolicyResource
 
 from k2infra.contracts.kafka_names import client_id_problem, principal_problem, topic_name_problem
-from k2infra.contracts.naming import TOPIC_PREFIX
+from k2infra.contracts.naming import APP_ACCESS_TYPE, TOPIC_PREFIX
+from k2infra.model.users import username_of
 from policy.context import Deployment
-from policy.resources import AclResource, violation
+from policy.production import StackViolation, protected_stack
+from policy.resources import QUOTA, AclResource, violation
 
 ALLOWED_TYPES = ("Topic", "Group", "TransactionalID")
 ALLOWED_OPERATIONS = ("Read", "Write", "Describe")
@@ -35,3 +40,21 @@ def least_privilege(acl: AclResource, _deployment: Deployment) -> Iterator[str]:
     elif acl.resource_type != "Topic" and (wrong := client_id_problem(acl.name)):
         yield violation(what, f"the {acl.resource_type} {wrong}", "give the app its own group and transactional "
                         "id in topics.yaml")
+
+
+def prod_app_quotas(resources: Sequence[PolicyResource], deployment: Deployment) -> Iterator[StackViolation]:
+    """Every app of a protected stack has a kafka.Quota for its user (its own or its environment's default)."""
+    environment, _stack = protected_stack(resources, deployment)
+    if environment is None:
+        return
+    held = {str(r.props.get("entityName")) for r in resources
+            if r.resource_type == QUOTA and r.props.get("entityType") == "user"}
+    for resource in resources:
+        if resource.resource_type != APP_ACCESS_TYPE:
+            continue
+        app, principal = str(resource.props.get("app")), str(resource.props.get("principal"))
+        if username_of(principal) not in held:
+            yield violation(f"app {app} ({principal})", f"has no quota in {environment}: one replay or runaway "
+                            "consumer could take the brokers' network and request capacity from every other app",
+                            f"give apps.{app} a quota (produce: 10MB/s, fetch: 50MB/s) in topics.yaml, or "
+                            f"environments.{environment}.quotas a default"), resource.urn

@@ -68,6 +68,8 @@ RULES: tuple[Rule | StackRule, ...] = (
          MANDATORY, "topic", production.min_insync_replicas),
     Rule("acl-least-privilege", "App ACLs name market.* topics, groups or transactional ids, never a wildcard.",
          MANDATORY, "acl", access.least_privilege),
+    StackRule("prod-app-quota", "Production apps are held to a produce/fetch quota.", MANDATORY,
+              access.prod_app_quotas),
     StackRule("prod-kafka-transport-security", "Production Kafka providers use TLS (and SASL only over TLS).",
               MANDATORY, production.transport_security),
     StackRule("prod-no-plaintext-secrets", "Production credentials are secrets, never plain text in config "

@@ -16,6 +16,7 @@ from k2infra.model.errors import one_line
 
 TOPIC = "kafka:index/topic:Topic"
 ACL = "kafka:index/acl:Acl"
+QUOTA = "kafka:index/quota:Quota"
 KAFKA_PROVIDER = "pulumi:providers:kafka"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 STACK = "pulumi:pulumi:Stack"

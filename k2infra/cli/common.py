@@ -17,8 +17,9 @@ from k2infra.model import Topology, TopologyError, load_topologies, load_topolog
 
 # Set once, for every print: markup off (names, paths and messages print as they are, brackets included) and
 # soft_wrap (a line longer than the terminal, a path or a message, is never broken with newlines, so it can be copied).
-out = Console(markup=False, soft_wrap=True)
-err = Console(stderr=True, markup=False, soft_wrap=True)
+# No markup and no emoji codes: a location such as topics.yaml:100: would print as topics.yaml💯.
+out = Console(markup=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 # One vocabulary: the same flags mean the same thing in every group.
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The topology file.")]

@@ -1,4 +1,5 @@
-"""One app's Kafka ACLs: a kafka.Acl per binding that k2infra.model.access derives from topics.yaml."""
+"""One app's Kafka ACLs and quota: a kafka.Acl per binding that k2infra.model.access derives from topics.yaml, and a
+kafka.Quota for its user when topics.yaml gives it one (Kafka applies quotas per authenticated user)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pulumi_kafka as kafka
 
 from k2infra.contracts.naming import APP_ACCESS_TYPE
 from k2infra.model.access import App
+from k2infra.model.users import username_of
 
 
 class AppAccess(pulumi.ComponentResource):
@@ -29,4 +31,11 @@ class AppAccess(pulumi.ComponentResource):
             )
             for binding in app.bindings
         ]
-        self.register_outputs({**props, "bindings": len(self.acls)})
+        self.quota = kafka.Quota(
+            f"{app.name}/quota",
+            entity_type="user",
+            entity_name=username_of(app.principal),
+            config=app.quota.config(),
+            opts=pulumi.ResourceOptions(parent=self),
+        ) if app.quota else None
+        self.register_outputs({**props, "bindings": len(self.acls), "quota": app.quota.config() if app.quota else {}})

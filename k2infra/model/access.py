@@ -11,7 +11,7 @@ widening anything else, and the number of bindings stays small.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from k2infra.contracts.kafka_names import client_id_problem, principal_problem
@@ -19,8 +19,9 @@ from k2infra.contracts.naming import TOPIC_PREFIX
 from k2infra.model.entities import Topic
 from k2infra.model.errors import Problem
 from k2infra.model.kafka_configs import suggest
+from k2infra.model.quotas import Quota, effective_quota
 from k2infra.model.source import KeyPath, SourceDoc
-from k2infra.model.spec import AppSpec, SubscriptionSpec
+from k2infra.model.spec import AppSpec, QuotaSpec, SubscriptionSpec
 
 CONSUME = ("Read", "Describe")
 PRODUCE = ("Write", "Describe")
@@ -57,16 +58,19 @@ class App:
     consumes: tuple[str, ...]  # topics it may read today
     group: str | None
     bindings: tuple[Binding, ...] = field(default=())
+    quota: Quota | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"app": self.name, "principal": self.principal, "group": self.group,
+        quota = {"quota": self.quota.to_dict()} if self.quota else {}
+        return {**quota, "app": self.name, "principal": self.principal, "group": self.group,
                 "produces": list(self.produces), "consumes": list(self.consumes),
                 "bindings": [b.to_dict() for b in self.bindings]}
 
 
-def derive_apps(apps: dict[str, AppSpec], topics: Sequence[Topic], doc: SourceDoc,
-                problems: list[Problem]) -> tuple[App, ...]:
-    """Every app's topics and bindings; each problem names its line in topics.yaml."""
+def derive_apps(apps: dict[str, AppSpec], topics: Sequence[Topic], doc: SourceDoc, problems: list[Problem],
+                quotas: tuple[str, QuotaSpec | None] = ("", None)) -> tuple[App, ...]:
+    """Every app's topics, bindings and quota (over `quotas`: the environment's name and default quotas); each
+    problem names its line in topics.yaml."""
     out: list[App] = []
     principals: dict[str, str] = {}
     for name, spec in apps.items():
@@ -80,7 +84,9 @@ def derive_apps(apps: dict[str, AppSpec], topics: Sequence[Topic], doc: SourceDo
                                         f"{principals[spec.principal]!r}: each app needs its own, or its grants "
                                         "would mix"))
         principals.setdefault(spec.principal, name)
-        out.append(_app(name, spec, topics, doc, path, problems))
+        quota = effective_quota(spec.quota, quotas[1], doc, (*path, "quota"), ("environments", quotas[0], "quotas"),
+                                problems)
+        out.append(replace(_app(name, spec, topics, doc, path, problems), quota=quota))
     return tuple(out)
 
 

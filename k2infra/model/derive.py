@@ -218,7 +218,7 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     topics, exchanges = run.topics()
     run.check_environment(topics)
     acknowledgements = run.acknowledgements(topics)
-    apps = derive_apps(spec.apps, topics, doc, problems)
+    apps = derive_apps(spec.apps, topics, doc, problems, (env_name, env.quotas))
     subjects = list(_subjects(spec, doc, (schemas_dir, inside), topics, problems)) if run.subject_pattern_ok else []
     monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
                                     list(spec.environments), problems)

@@ -64,11 +64,14 @@ def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
     """The keys allowed at `loc`, following the spec's annotations through dicts to nested models."""
     annotation: Any = model
     for part in loc:
+        annotation = _unwrap_optional(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             annotation = _field(annotation, str(part)).annotation
-        elif get_origin(annotation) is dict:
-            annotation = get_args(annotation)[1]
-        annotation = _unwrap_optional(annotation)
+        elif get_origin(annotation) in (dict, list):  # a mapping's value, a list's item (part is its index)
+            annotation = get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _unwrap_optional(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [f.alias or name for name, f in annotation.model_fields.items()]
     return []
@@ -80,8 +83,9 @@ def _field(model: type[BaseModel], key: str) -> Any:
 
 
 def _unwrap_optional(annotation: Any) -> Any:
+    """X from X | None (a list or dict annotation is kept whole: its argument is an item's type)."""
     args = [a for a in get_args(annotation) if a is not type(None)]
-    if get_origin(annotation) is not dict and len(args) == 1:
+    if get_origin(annotation) not in (dict, list) and len(args) == 1:
         return args[0]
     return annotation
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from k2infra.contracts.naming import SUBJECT_PATTERN, Compatibility
 from k2infra.model.kafka_configs import INT_MAX
@@ -84,6 +84,14 @@ class DefaultsSpec(_Spec):
     min_insync_replicas: Count = 1
 
 
+class QuotaSpec(_Spec):
+    """Kafka client quotas for an app's user (k2infra/model/quotas.py): rates such as 10MB/s, a request share."""
+
+    produce: StrictStr | None = None
+    fetch: StrictStr | None = None
+    request_percentage: StrictInt | StrictFloat | None = None
+
+
 class EnvironmentSpec(_Spec):
     replication_factor: Replicas | None = None
     min_insync_replicas: Count | None = None
@@ -100,6 +108,8 @@ class EnvironmentSpec(_Spec):
     # Topics and subjects (full names) that may be deleted because their exchange, asset class or data
     # type was removed. A subject is deleted only once no topic uses it, and only softly.
     decommission: list[StrictStr] = []
+    # The apps' default quotas here; an app's own quota wins key by key.
+    quotas: QuotaSpec | None = None
 
 
 class SchemaRegistrySpec(_Spec):
@@ -127,6 +137,7 @@ class AppSpec(_Spec):
     consumes: list[SubscriptionSpec] = []
     group: StrictStr | None = None  # its consumer group (default: the app's name)
     transactional_id: StrictStr | None = None  # for exactly-once producers (e.g. the legacy migration)
+    quota: QuotaSpec | None = None  # what Kafka holds its user to (k2infra/model/quotas.py)
 
 
 class DataLossAcknowledgement(_Spec):

@@ -137,7 +137,7 @@ def watch(topology: Topology, sample: Callable[[], Snapshot], interval: float, g
     """Refresh every `interval` seconds until interrupted (or `count` refreshes); returns the last frame."""
     from rich.live import Live
 
-    console = console or Console()
+    console = console or Console(emoji=False)  # a name such as :100: stays text
     before = sample()
     view: Frame | None = None
     waiting = Text(f"K2 {topology.environment}: measuring rates over {interval:g}s…")

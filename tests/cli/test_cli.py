@@ -51,6 +51,16 @@ def test_validate_fails_naming_file_line_and_key(tmp_path):
     assert f"topics.yaml:{line}: asset_classes.crypto.exchanges.binance.partitions: must be 1 or more" in done.stderr
 
 
+def test_an_error_on_line_100_prints_its_line_number_not_an_emoji(tmp_path):
+    # Rich read ":100:" as an emoji code (topics.yaml💯) until the consoles were made emoji-free.
+    text = (ROOT / "topics.yaml").read_text()
+    project = make_project(tmp_path, "# padding\n" * 99 + "bogus_key: 1\n" + text)
+    done = subprocess.run([sys.executable, "-m", "k2infra.cli", "validate", "--config", str(project / "topics.yaml")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "topics.yaml:100: bogus_key: unknown key" in done.stderr and "\U0001f4af" not in done.stderr
+
+
 def test_stack_name_maps_to_its_environment(tmp_path):
     (tmp_path / "topics.yaml").write_text("")
     (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  k2:environment: prod\n")

@@ -43,6 +43,9 @@ CASES = [
          "did you mean 'schema_registry'"),
     Case("misspelt-exchange-key", "        partitions: 30", "        partitons: 30", "partitons", "asx.partitons",
          "did you mean 'partitions'"),
+    # A key misspelt inside a list item (found by the fuzz test: the item's index once broke the suggestion).
+    Case("misspelt-subscription-key", "- {data_types: [trades]}", "- { ata_types: [trades]}", "{ ata_types",
+         "consumes.[0].ata_types", "did you mean 'data_types'"),
     Case("missing-partitions", "        partitions: 30\n", "", "      asx:", "asx.partitions",
          "required key is missing"),
     Case("missing-exchange-name", '        name: "Binance"\n', "", "      binance:", "binance.name", "required key"),

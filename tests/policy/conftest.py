@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from k2infra.contracts.naming import APP_ACCESS_TYPE
 from k2infra.model import Topology, load_topology
+from k2infra.model.access import App
+from k2infra.model.users import username_of
 from tests.conftest import ROOT
 from tests.policy.harness import STACK, Analyzer, Resource, Violation
 
@@ -82,7 +85,25 @@ def program(topology: Topology, provider: Resource, stack: str = "dev",
     subjects = schema_subjects(topology.environment, stack)
     resources.append(subjects)
     resources += [subject(s.subject, s.compatibility, parent=subjects, stack=stack) for s in topology.subjects]
+    if topology.access_control:
+        for app in topology.apps:
+            resources += app_access(app, topology.environment, provider, stack)
     return resources
+
+
+def app_access(app: App, environment: str, provider: Resource, stack: str = "dev",
+               quota: bool = True) -> list[Resource]:
+    """An app's AppAccess component, its ACLs and (where it has one, unless `quota` is False) its Quota."""
+    props = {"app": app.name, "principal": app.principal, "environment": environment}
+    access = Resource(APP_ACCESS_TYPE, app.name, props, parent=stack_resource(stack), stack=stack)
+    acls = [Resource("kafka:index/acl:Acl", b.key, {
+        "aclPrincipal": b.principal, "aclHost": "*", "aclOperation": b.operation, "aclPermissionType": b.permission,
+        "aclResourceType": b.resource_type, "aclResourceName": b.name, "resourcePatternTypeFilter": b.pattern},
+        parent=access, provider=provider, stack=stack) for b in app.bindings]
+    quotas = [Resource("kafka:index/quota:Quota", f"{app.name}/quota", {
+        "entityType": "user", "entityName": username_of(app.principal), "config": app.quota.config()},
+        parent=access, provider=provider, stack=stack)] if app.quota and quota else []
+    return [access, *acls, *quotas]
 
 
 def of(policy: str, violations: list[Violation]) -> list[Violation]:

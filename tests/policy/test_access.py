@@ -7,7 +7,7 @@ import pytest
 
 from k2infra.model import load_topology
 from tests.conftest import ROOT
-from tests.policy.conftest import kafka_provider, of, stack_resource
+from tests.policy.conftest import app_access, kafka_provider, of, stack_resource
 from tests.policy.harness import Analyzer, Resource
 
 
@@ -58,3 +58,32 @@ def test_wide_or_foreign_grants_fail(analyzer: Analyzer, binding, problem):
     assert violation.level == "mandatory" and problem in violation.message
     assert violation.message.split("\n", 1)[1].isprintable()  # after the rule's description: one line
     assert "Fix: " in violation.message
+
+
+def test_every_shipped_prod_app_is_held_to_a_quota(analyzer: Analyzer):
+    topology = load_topology(ROOT / "topics.yaml", "prod")
+    provider = kafka_provider("prod", tls=True)
+    resources = [stack_resource("prod"), provider]
+    for app in topology.apps:
+        resources += app_access(app, "prod", provider, "prod")
+    assert sum(r.type == "kafka:index/quota:Quota" for r in resources) == 8
+    assert of("prod-app-quota", analyzer.analyze_stack(resources)) == []
+
+
+def test_a_prod_app_without_a_quota_is_refused_and_named(analyzer: Analyzer):
+    topology = load_topology(ROOT / "topics.yaml", "prod")
+    provider = kafka_provider("prod", tls=True)
+    resources = [stack_resource("prod"), provider]
+    for app in topology.apps:
+        resources += app_access(app, "prod", provider, "prod", quota=app.name != "crypto-arbitrage")
+    [found] = of("prod-app-quota", analyzer.analyze_stack(resources))
+    assert found.level == "mandatory"
+    assert "\napp crypto-arbitrage (User:crypto-arbitrage): has no quota in prod: one replay" in found.message
+    assert "Fix: give apps.crypto-arbitrage a quota" in found.message and "environments.prod.quotas" in found.message
+
+
+def test_a_dev_app_needs_no_quota(analyzer: Analyzer):
+    app = load_topology(ROOT / "topics.yaml", "dev").apps[3]
+    provider = kafka_provider("dev")
+    resources = [stack_resource("dev"), provider, *app_access(app, "dev", provider, "dev", quota=False)]
+    assert of("prod-app-quota", analyzer.analyze_stack(resources)) == []

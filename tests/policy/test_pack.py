@@ -19,7 +19,7 @@ ADVISORY = {"symbols-per-partition", "partitions-for-message-rate"}
 
 def test_every_rule_is_named_once_and_mandatory_unless_it_is_advice(project: Path):
     policies = k2_policies(Deployment(project))
-    assert len({p.name for p in policies}) == len(RULES) == 17
+    assert len({p.name for p in policies}) == len(RULES) == 18
     for policy in policies:
         expected = EnforcementLevel.ADVISORY if policy.name in ADVISORY else EnforcementLevel.MANDATORY
         assert policy.enforcement_level == expected, policy.name
@@ -35,8 +35,11 @@ def test_the_shipped_topology_passes_every_rule(project: Path, environment: str)
                 else kafka_provider("dev"))
     with (project / "Pulumi.prod.yaml").open("a") as stack_file:  # as `pulumi stack init --secrets-provider` writes
         stack_file.write(f"secretsprovider: {KMS_PROVIDER}\nencryptedkey: AQICAHh0ZXN0\n")
-    resources = program(derived(project, environment), provider, stack=environment)
-    assert len(resources) == 2 + 2 + 6 + 1 + 6  # stack, provider, 2 exchanges with 3 topics, subjects
+    topology = derived(project, environment)
+    resources = program(topology, provider, stack=environment)
+    # prod's apps: an AppAccess, its ACLs and its quota each
+    apps = sum(2 + len(a.bindings) for a in topology.apps) if environment == "prod" else 0
+    assert len(resources) == 2 + 2 + 6 + 1 + 6 + apps  # stack, provider, 2 exchanges with 3 topics, subjects
     assert Analyzer(project).analyze_all(resources) == []
 
 
