@@ -25,7 +25,9 @@ from confluent_kafka.admin import AdminClient
 from k2infra.clients import Credentials, StackOutputs, get_consumer, get_producer, load_stack_outputs
 from k2infra.clients.credentials import read_source
 from k2infra.local import LocalPlatform, PlatformState
+from k2infra.local.identity import DEPLOYER, read_client
 from k2infra.model import load_topology
+from k2infra.model.parse import read_spec
 from tests.aws import aws_env, moto_server, point_at
 from tests.clients.samples import trade
 from tests.conftest import ROOT, make_project, wait_for
@@ -49,16 +51,22 @@ class Deployed:
         return self.sources / f"{app}.json"
 
     def credentials(self, app: str) -> Credentials:
-        """The app's login as a helper reads it: from its source, the CA from the environment."""
-        assert self.platform.security is not None
-        return Credentials.from_source(str(self.source(app)), {"K2_KAFKA_CA_LOCATION": self.platform.security.ca_cert})
+        """The app's login as a helper reads it: Kafka's from its source; the CA and its read-only registry client
+        (which the secure platform keeps, not the stack) from the environment."""
+        security = self.platform.security
+        assert security is not None
+        registry = read_client(security.registry_client_file(app))
+        return Credentials.from_source(str(self.source(app)), {
+            "K2_KAFKA_CA_LOCATION": security.ca_cert, "K2_SCHEMA_REGISTRY_USERNAME": registry.client_id,
+            "K2_SCHEMA_REGISTRY_PASSWORD": registry.secret})
 
 
 @pytest.fixture(scope="module")
 def secure_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformState]:
     local = LocalPlatform(tmp_path_factory.mktemp("secure-users") / "platform")
     try:
-        yield local.up(nodes=1, kafka_port=None, registry_port=None, secure=True)
+        yield local.up(nodes=1, kafka_port=None, registry_port=None, secure=True,
+                       registry_apps=sorted(read_spec(ROOT / "topics.yaml").apps))
     finally:
         local.down(wipe=True)
 
@@ -74,8 +82,11 @@ def deployed(secure_platform: PlatformState, tmp_path_factory: pytest.TempPathFa
         "k2:bootstrapServers": secure_platform.bootstrap_servers,
         "k2:schemaRegistryUrl": secure_platform.schema_registry_url,
         "k2:tls": "true", "k2:saslMechanism": "scram-sha512", "k2:saslUsername": "admin",
-        "k2:userSources": f"file:{sources}",
+        "k2:userSources": f"file:{sources}", "k2:schemaRegistryUsername": DEPLOYER,
     })
+    # The secure registry takes writes from K2's deployer only (tests/e2e/test_registry_auth.py).
+    set_secret(stack, "k2:schemaRegistryPassword",
+               read_client(secure_platform.security.registry_client_file(DEPLOYER)).secret)
     set_secret(stack, "k2:saslPassword", str(secure_platform.client_config()["sasl.password"]))
     set_secret(stack, "k2:caCert", Path(secure_platform.security.ca_cert).read_text())
     up = stack.up()
