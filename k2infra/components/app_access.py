@@ -36,6 +36,8 @@ class AppAccess(pulumi.ComponentResource):
             entity_type="user",
             entity_name=username_of(app.principal),
             config=app.quota.config(),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Every change of a quota replaces it (the provider's inputs are all ForceNew), and its delete removes the
+            # user's quota keys: deleted after the new one was created, it would take the new values with it.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         ) if app.quota else None
         self.register_outputs({**props, "bindings": len(self.acls), "quota": app.quota.config() if app.quota else {}})

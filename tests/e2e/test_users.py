@@ -13,17 +13,20 @@ import json
 import os
 import stat
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
 from k2infra.clients import Credentials, StackOutputs, get_consumer, get_producer, load_stack_outputs
 from k2infra.clients.credentials import read_source
+from k2infra.clients.profiles import kafka_config
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.identity import DEPLOYER, read_client
 from k2infra.model import load_topology
@@ -206,6 +209,83 @@ def test_environment_variables_override_the_source(deployed):
 REFERENCE_LOADER = ('  reference-loader:\n    principal: "User:reference-loader"\n    consumes:\n'
                     '      - {topics: [market.equities.reference_data.asx, market.crypto.reference_data.binance]}'
                     '  # pattern 5\n')
+
+
+ASX_QUOTA = '    quota: {produce: "10MB/s"}'
+QUOTA = 1_000_000  # bytes per second
+RECORD = 10_000  # random, so the batches the broker counts are the bytes sent (nothing compresses)
+# Kafka averages a user's bytes over 11 one-second windows and counts at least 10 of them, so a client may send
+# about 10 s of quota at once, is muted until the average is back at the quota, and sends again: a cycle of about
+# 12 s, within which any 10 s may carry from a third of the quota to more than all of it (docs/access-control.md).
+# Two whole cycles from the first record hold the rate Kafka enforces.
+MEASURED = 24.0
+
+
+def produce(conf: dict, topic: str, until: float, paced: float | None, out: list[tuple[float, int]],
+            stats: list[dict]) -> None:
+    """Send RECORD-byte values to `topic` until `until` (monotonic), as fast as the brokers take them or at `paced`
+    bytes/s; `out` gets (time, bytes) of each acknowledged record, `stats` librdkafka's statistics."""
+    producer = Producer({**conf, "compression.type": "none", "linger.ms": 5, "queue.buffering.max.kbytes": 1024,
+                         "statistics.interval.ms": 1000, "stats_cb": lambda text: stats.append(json.loads(text)),
+                         "log_level": 0})
+    payload, started, sent = os.urandom(RECORD), time.monotonic(), 0
+
+    def delivered(error, message) -> None:
+        if error is None:
+            out.append((time.monotonic(), len(message.value())))
+
+    while (now := time.monotonic()) < until:
+        if paced is not None and sent * RECORD > (now - started) * paced:
+            producer.poll(0.005)
+            continue
+        try:
+            producer.produce(topic, payload, on_delivery=delivered)
+            sent += 1
+        except BufferError:  # the queue is full: the brokers are holding us back
+            producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(30)
+
+
+def rate(out: list[tuple[float, int]], start: float, end: float) -> float:
+    return sum(size for at, size in out if start <= at < end) / (end - start)
+
+
+def throttled_ms(stats: list[dict]) -> float:
+    """The most any broker held the client back in one statistics interval (librdkafka's throttle window)."""
+    return max((b.get("throttle", {}).get("max", 0) for s in stats for b in s.get("brokers", {}).values()),
+               default=0)
+
+
+def test_a_quota_holds_a_producer_to_its_rate_and_leaves_another_app_alone(deployed):
+    """asx-feed's quota of 1 MB/s, as the preview shows it changing and `up` applies it: asx-feed pushing as fast as
+    it can is held within 20% of it over 24 s, counted from the records the broker acknowledged, and the broker
+    throttled it; binance-feed, at 2 MB/s under its own 10 MB/s at the same time, gets its whole rate, unthrottled."""
+    assert ASX_QUOTA in TOPOLOGY
+    deployed.stack.set_topology(TOPOLOGY.replace(ASX_QUOTA, '    quota: {produce: "1MB/s"}', 1))
+    changed = {s["urn"].rsplit("::", 1)[-1] for s in deployed.stack.preview_steps() if s["op"] != "same"}
+    assert changed == {"asx-feed/quota"}
+    deployed.stack.up()
+
+    def conf(app: str) -> dict:
+        return kafka_config(deployed.outputs, deployed.credentials(app))
+
+    asx: list[tuple[float, int]] = []
+    binance: list[tuple[float, int]] = []
+    asx_stats: list[dict] = []
+    binance_stats: list[dict] = []
+    start = time.monotonic()
+    end = start + MEASURED
+    other = threading.Thread(target=produce, args=(conf("binance-feed"), "market.crypto.trades.binance", end,
+                                                   2 * QUOTA, binance, binance_stats))
+    other.start()
+    produce(conf("asx-feed"), TOPIC, end, None, asx, asx_stats)
+    other.join()
+    measured = rate(asx, start, end)
+    assert 0.8 * QUOTA <= measured <= 1.2 * QUOTA, f"asx-feed delivered {measured:,.0f} B/s against {QUOTA:,} B/s"
+    assert throttled_ms(asx_stats) > 0
+    assert rate(binance, start, end) >= 0.9 * 2 * QUOTA
+    assert throttled_ms(binance_stats) == 0
 
 
 def test_an_app_removed_keeps_its_user_until_its_principal_is_decommissioned(deployed):
