@@ -50,9 +50,9 @@ def plaintext_secrets(resources: Sequence[PolicyResource],
     except SettingsError as err:
         yield _unreadable(stack, err), None
         plain = []
-    for file, key in plain:
+    for where, key in plain:
         yield violation(f"stack config {key}",
-                        f"stored in plain text in {file.name}, readable by anyone with the repository",
+                        f"stored in plain text in {where}, readable by anyone with the repository",
                         f"pulumi config set --secret {key} <value> --stack {stack}"), None
     known = credential_values(resources)
     for resource in resources:
@@ -82,22 +82,10 @@ def _resource_secrets(resource: PolicyResource) -> Iterator[StackViolation]:
                         f"additional_secret_outputs=['{prop}'] to the resource options"), resource.urn
 
 
-def config_in_plain_text(project_dir: Path, stack: str) -> Iterator[tuple[Path, str]]:
-    """Credential keys with a plain value in the project's or the stack's config file."""
-    for entry in StackConfigFiles.read(project_dir, stack).entries:
-        if not entry.secure:
-            for key in _plain_credentials(entry.key, entry.value):
-                yield entry.file, key
-
-
-def _plain_credentials(key: str, value: Any) -> Iterator[str]:
-    """`key` if it names a credential and holds a value; inside structured config, each such key."""
-    if isinstance(value, Mapping):
-        if "secure" not in value:  # an encrypted value inside structured config
-            for child, child_value in value.items():
-                yield from _plain_credentials(f"{key}.{child}", child_value)
-    elif is_credential_key(key) and _filled(value):
-        yield key
+def config_in_plain_text(project_dir: Path, stack: str) -> Iterator[tuple[str, str]]:
+    """(file:line, key) of each credential key with a plain value in the project's or the stack's config file."""
+    for entry, key in StackConfigFiles.read(project_dir, stack).plain_credential_entries():
+        yield entry.where, key
 
 
 def credential_values(resources: Sequence[PolicyResource]) -> set[str]:

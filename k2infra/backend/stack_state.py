@@ -1,8 +1,10 @@
-"""The one reader of a stack's state: the `pulumi` CLI, asked for the state (`pulumi stack export`) or the
-outputs (`pulumi stack output --json`) of one stack. Pure (a subprocess; no Pulumi package).
+"""The one reader of a stack's state: the `pulumi` CLI, asked for the state (`pulumi stack export`), the
+outputs (`pulumi stack output --json`) or the decrypted config (`pulumi config --show-secrets`) of one stack.
+Pure (a subprocess; no Pulumi package).
 
-Used by the program's guard (which topics and subjects the stack manages), the monitor's target and the app
-helpers' LiveStack (the outputs). Each caller words a failure for its reader from StackStateError's kind.
+Used by the program's guard (which topics and subjects the stack manages), the monitor's target, the app
+helpers' LiveStack (the outputs) and the operator commands' login (the secret config). Each caller words a
+failure for its reader from StackStateError's kind.
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def read_outputs(stack: str, *, cwd: str | os.PathLike[str] | None = None, env: 
     """`pulumi stack output --json --stack STACK`: the stack's outputs (K2's hold no secrets)."""
     return _json(_pulumi(["stack", "output", "--json", "--stack", stack, "--non-interactive"], cwd, env, timeout),
                  empty="{}")
+
+
+def read_secret_config(stack: str, *, cwd: str | os.PathLike[str] | None = None,
+                       env: Mapping[str, str] | None = None, timeout: float = 120) -> dict[str, str]:
+    """`pulumi config --json --show-secrets --stack STACK`, decrypted: each key's value. Read through a pipe, so
+    the values never reach a command line or a log; a caller keeps only the keys it needs."""
+    data = _json(_pulumi(["config", "--json", "--show-secrets", "--stack", stack, "--non-interactive"], cwd, env,
+                         timeout), empty="{}")
+    if not isinstance(data, dict):
+        raise StackStateError("`pulumi config --json` printed no mapping", "not-json")
+    return {str(k): str(v["value"]) for k, v in data.items() if isinstance(v, dict) and v.get("value") is not None}
 
 
 def _pulumi(args: list[str], cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None,

@@ -14,6 +14,7 @@ from k2infra.cli.common import (
     JsonOption,
     StackRequired,
     cluster_conf,
+    credentials,
     environment_of,
     fail,
     load,
@@ -36,10 +37,12 @@ def _migration(command: str, config: Path, stack: str, outputs: Path | None = No
 
     topo = load(config, environment_of(stack, config))
     try:
+        login = credentials(stack, config)
         if planned:
             settings = stack_settings(stack, config)
-            return Context.planned(topo, stack, cluster_conf(stack, config, None), settings.schema_registry_url)
-        return Context.deployed(topo, stack, stack_outputs(stack, config.parent, outputs))
+            return Context.planned(topo, stack, cluster_conf(stack, config, None), settings.schema_registry_url,
+                                   credentials=login)
+        return Context.deployed(topo, stack, stack_outputs(stack, config.parent, outputs), credentials=login)
     except MigrationError as error:
         _migrate_failed(command, error)
 

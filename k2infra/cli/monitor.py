@@ -18,6 +18,7 @@ from k2infra.cli.common import (
     StackOption,
     cannot_use_cluster,
     cluster_conf,
+    credentials,
     environment_of,
     err,
     fail,
@@ -101,8 +102,9 @@ def monitor_exporter(
 ) -> None:
     """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
 
-    SASL and registry credentials: K2_KAFKA_USERNAME/PASSWORD, K2_SCHEMA_REGISTRY_USERNAME/PASSWORD,
-    K2_KAFKA_CA_LOCATION."""
+    It logs in with --stack's settings and secrets (k2:saslUsername, k2:saslPassword, k2:caCert,
+    k2:schemaRegistryUsername/Password); K2_KAFKA_USERNAME/PASSWORD, K2_KAFKA_CA_LOCATION and
+    K2_SCHEMA_REGISTRY_USERNAME/PASSWORD override them, and are the only source with --outputs and no --stack."""
     import signal
     import threading
 
@@ -115,10 +117,11 @@ def monitor_exporter(
     def load() -> Target:
         return load_target(stack, config.parent, outputs)
 
+    login = credentials(stack, config) if stack is not None else None
     try:
         target = load()
-        sampler = ClusterSampler(target.kafka_conf(), timeout, groups)
-        url, auth, verify = target.registry()
+        sampler = ClusterSampler(target.kafka_conf(login), timeout, groups)
+        url, auth, verify = target.registry(login)
     except TargetError as error:
         fail(f"k2 monitor exporter: {error}")
     collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,

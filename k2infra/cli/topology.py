@@ -16,6 +16,7 @@ from k2infra.cli.common import (
     JsonOption,
     StackOption,
     cannot_use_cluster,
+    check_stack,
     cluster_conf,
     environment_of,
     load,
@@ -50,6 +51,7 @@ def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: 
 def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:
     """Check topics.yaml and its schemas for every environment (or one stack's); exit 1 on problems."""
     for topo in load_each(config, environment_of(stack, config)):
+        check_stack(stack, config, topo)
         out.print(validated(config, topo.environment, len(topo.topics), len(topo.subjects)))
         for warning in topo.warnings:
             out.print(f"  warning: {warning}", highlight=False)
@@ -64,8 +66,9 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     """What `pulumi up` would do to the cluster's topics, without Pulumi: exit 2 if a change is refused.
 
     Every market.* topic on the cluster counts as managed, so a topic missing from topics.yaml shows as
-    retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. SASL credentials, if
-    the cluster needs them: K2_KAFKA_USERNAME and K2_KAFKA_PASSWORD.
+    retained; the legacy topics that topics.yaml declares (legacy_topics) are not K2's. It logs in with the
+    stack's settings and secrets (k2:saslUsername, k2:saslPassword, k2:caCert); K2_KAFKA_USERNAME/PASSWORD and
+    K2_KAFKA_CA_LOCATION override them.
     """
     from k2infra.contracts.failover import slow_failover_warning
     from k2infra.contracts.kafka_names import is_internal_topic
@@ -74,6 +77,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     from k2infra.observed.measure import measured
 
     topo = load(config, environment_of(stack, config))
+    check_stack(stack, config, topo)
     conf = cluster_conf(stack, config, bootstrap_servers)
     try:
         cluster = observe_cluster(conf, brokers=True)

@@ -135,6 +135,11 @@ def kafka_config(outputs: StackOutputs, credentials: Credentials | None = None) 
 def registry_config(outputs: StackOutputs, credentials: Credentials | None = None) -> dict[str, Any]:
     """SchemaRegistryClient settings for the stack's registry."""
     _, url = outputs.require_cluster()
+    return registry_settings(url, credentials)
+
+
+def registry_settings(url: str, credentials: Credentials | None = None) -> dict[str, Any]:
+    """SchemaRegistryClient settings for the registry at `url`: basic auth and, for https, the CA file."""
     creds = credentials or Credentials.from_env()
     config: dict[str, Any] = {"url": url}
     if creds.registry_username and creds.registry_password:

@@ -27,9 +27,12 @@ def librdkafka_settings(bootstrap_servers: str, protocol: str = "PLAINTEXT", sas
 
 
 def kafka_client_settings(settings: StackSettings, *, username: str | None, password: str | None,
-                          ca_pem: str | None = None, bootstrap_servers: str | None = None) -> dict[str, Any]:
+                          ca_pem: str | None = None, bootstrap_servers: str | None = None,
+                          ca_location: str | None = None) -> dict[str, Any]:
     """librdkafka settings for a stack's cluster from its settings; the credentials from the caller (the program
-    has them as secrets, the commands from K2_KAFKA_USERNAME/PASSWORD)."""
+    has them as secrets, the commands from the stack's login, k2infra/backend/stack_login.py). The CA only for TLS."""
     security = settings.security
     return librdkafka_settings(bootstrap_servers or ",".join(settings.bootstrap_servers), security.protocol,
-                               security.sasl_mechanism, username, password, ca_pem=ca_pem)
+                               security.sasl_mechanism, username, password,
+                               ca_pem=None if ca_location or not security.tls else ca_pem,
+                               ca_location=ca_location if security.tls else None)

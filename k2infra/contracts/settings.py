@@ -192,6 +192,11 @@ class ConfigEntry:
     key: str  # with its namespace, e.g. k2:saslPassword
     value: Any  # None when secure
     secure: bool
+    line: int = 1
+
+    @property
+    def where(self) -> str:
+        return f"{self.file.name}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -204,17 +209,18 @@ class StackConfigFiles:
     encrypted_key: str | None = None  # encryptedkey: the data key, encrypted by that provider
     encryption_salt: str | None = None  # encryptionsalt: written for a passphrase provider only
     stack_file: str = ""  # Pulumi.<stack>.yaml, as it is named in messages
+    stack: str = ""
 
     @classmethod
     def read(cls, project_dir: Path, stack: str) -> StackConfigFiles:
         project_file = project_dir / "Pulumi.yaml"
-        project = _yaml(project_file)
+        project, project_lines = _yaml(project_file)
         stack_dir = project_dir / str(project.get("stackConfigDir") or ".")
-        stack_file = _yaml(stack_dir / f"Pulumi.{stack}.yaml")
-        entries = [*_entries(project_file, project, project_style=True),
-                   *_entries(stack_dir / f"Pulumi.{stack}.yaml", stack_file)]
+        stack_file, stack_lines = _yaml(stack_dir / f"Pulumi.{stack}.yaml")
+        entries = [*_entries(project_file, project, project_lines, project_style=True),
+                   *_entries(stack_dir / f"Pulumi.{stack}.yaml", stack_file, stack_lines)]
         return cls(tuple(entries), _text(stack_file.get("secretsprovider")), _text(stack_file.get("encryptedkey")),
-                   _text(stack_file.get("encryptionsalt")), f"Pulumi.{stack}.yaml")
+                   _text(stack_file.get("encryptionsalt")), f"Pulumi.{stack}.yaml", stack)
 
     def passphrase(self) -> str | None:
         """Why the stack's secrets hang on a passphrase, as its stack file shows; None when a key service (KMS,
@@ -229,9 +235,53 @@ class StackConfigFiles:
 
     def value(self, key: str, default: Any = None) -> Any:
         """The plain value of k2:`key` (the stack file wins); None for an encrypted one."""
+        found = self.entry(key)
+        return found.value if found else default
+
+    def entry(self, key: str) -> ConfigEntry | None:
+        """Where k2:`key` is set (the stack file wins over Pulumi.yaml); None when it is not."""
         full = key if ":" in key else f"{NAMESPACE}:{key}"
         found = [e for e in self.entries if e.key == full]
-        return found[-1].value if found else default
+        return found[-1] if found else None
+
+    def secure_keys(self) -> frozenset[str]:
+        """The k2 keys (without the namespace) whose value the files hold encrypted."""
+        prefix = f"{NAMESPACE}:"
+        return frozenset(e.key.removeprefix(prefix) for e in self.entries if e.secure and e.key.startswith(prefix))
+
+    def plain_credential_entries(self) -> list[tuple[ConfigEntry, str]]:
+        """Each entry holding a credential in plain text, with the credential's whole key (k2:kafka.sasl.jaas.config
+        inside structured config)."""
+        return [(e, key) for e in self.entries if not e.secure for key in _credential_keys(e.key, e.value)]
+
+    def plain_credentials(self) -> list[str]:
+        """A located error (file:line: key) for each credential written in plain text: a committed file would hand
+        it to anyone with the repository, and Pulumi would then keep it unencrypted in the state too."""
+        return [f"{e.where}: {key}: a credential written in plain text; store it encrypted with "
+                f"`pulumi config set --secret {key} <value> --stack {self.stack}`, delete this line, and "
+                "change the password (the repository's history keeps it)" for e, key in self.plain_credential_entries()]
+
+
+def plain_registry(settings: StackSettings, files: StackConfigFiles) -> str | None:
+    """A located error when a protected environment's registry is not https: its credentials and every schema
+    would cross the network in clear, and anyone between could change what the producers register."""
+    if settings.schema_registry_url.lower().startswith("https://"):
+        return None
+    entry = files.entry("schemaRegistryUrl")
+    where = entry.where if entry else files.stack_file or f"Pulumi.{settings.stack}.yaml"
+    return (f"{where}: {NAMESPACE}:schemaRegistryUrl: {settings.schema_registry_url!r} is not https, and environment "
+            f"{settings.environment} is protected: use the registry's https URL (its CA in the secret "
+            f"{NAMESPACE}:caCert)")
+
+
+def _credential_keys(key: str, value: Any) -> Iterator[str]:
+    """`key` if it names a credential and holds a value; inside structured config, each such key."""
+    if isinstance(value, Mapping):
+        if "secure" not in value:  # an encrypted value inside structured config
+            for child, child_value in value.items():
+                yield from _credential_keys(f"{key}.{child}", child_value)
+    elif is_credential_key(key) and value is not None and not isinstance(value, list) and str(value) != "":
+        yield key
 
 
 def protected_passphrase(stack: str, environment: str, reason: str) -> tuple[str, str]:
@@ -246,45 +296,48 @@ def protected_passphrase(stack: str, environment: str, reason: str) -> tuple[str
 
 def project_name(project_dir: Path) -> str:
     """The project's name, from its Pulumi.yaml (`name:`)."""
-    name = _yaml(project_dir / "Pulumi.yaml").get("name")
+    name = _yaml(project_dir / "Pulumi.yaml")[0].get("name")
     if not name:
         raise SettingsError(f"{project_dir / 'Pulumi.yaml'}: no project name (name:); is this a Pulumi project?")
     return str(name)
 
 
-def _entries(file: Path, document: Mapping[str, Any], project_style: bool = False) -> Iterator[ConfigEntry]:
+def _entries(file: Path, document: Mapping[str, Any], lines: Mapping[tuple, int],
+             project_style: bool = False) -> Iterator[ConfigEntry]:
     config = document.get("config") or {}
     if not isinstance(config, Mapping):
         return
     for key, value in config.items():
+        line = lines.get(("config", key), 1)
         if isinstance(value, Mapping) and "secure" in value:
-            yield ConfigEntry(file, str(key), None, True)
+            yield ConfigEntry(file, str(key), None, True, line)
         elif project_style and isinstance(value, Mapping) and ({"value", "default"} & set(value)):
             # Pulumi.yaml's form: {value: ...} or {default: ...}, optionally with a type.
-            yield ConfigEntry(file, str(key), value.get("value", value.get("default")), False)
+            yield ConfigEntry(file, str(key), value.get("value", value.get("default")), False, line)
         else:
-            yield ConfigEntry(file, str(key), value, False)
+            yield ConfigEntry(file, str(key), value, False, line)
 
 
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def _yaml(file: Path) -> Mapping[str, Any]:
-    """A config file's mapping ({} when the file does not exist or is empty), read as every YAML file K2 reads is."""
+def _yaml(file: Path) -> tuple[Mapping[str, Any], Mapping[tuple, int]]:
+    """A config file's mapping ({} when the file does not exist or is empty) and the line of each key, read as every
+    YAML file K2 reads is."""
     try:
         located = parse_yaml(file, read_text(file, CONFIG_FILE_LIMIT))
     except MissingFile:
-        return {}
+        return {}, {}
     except InputFileError as err:
         raise SettingsError(str(err)) from None
     data = located.data
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, Mapping):
         raise SettingsError(f"{file}:1: the file must be a mapping (config:, secretsprovider:, ...), "
                             f"not a {type(data).__name__}")
     if data.get("config") is not None and not isinstance(data["config"], Mapping):
         raise SettingsError(f"{file}:{located.lines.get(('config',), 1)}: config: must be a mapping of keys "
                             f"(k2:environment: ...), not a {type(data['config']).__name__}")
-    return data
+    return data, located.lines

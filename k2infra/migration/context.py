@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistry
 from fastavro import parse_schema
 
 from k2infra.clients.errors import StackOutputsError
-from k2infra.clients.profiles import Credentials, kafka_config, registry_config
+from k2infra.clients.profiles import Credentials, kafka_config, registry_config, registry_settings
 from k2infra.clients.schema_catalog import SchemaCatalog, SubjectSchema
 from k2infra.contracts.kafka_names import is_internal_topic, topic_name_problem
 from k2infra.contracts.outputs import StackOutputs
@@ -99,10 +99,7 @@ class Context:
     def planned(cls, topology: Topology, stack: str, conf: Mapping[str, Any], registry_url: str,
                 group: str | None = None, credentials: Credentials | None = None) -> Context:
         """From the stack's settings alone (no deployed stack needed): for the dry run."""
-        creds = credentials or Credentials.from_env()
-        registry_conf: dict[str, Any] = {"url": registry_url}
-        if creds.registry_username and creds.registry_password:
-            registry_conf["basic.auth.user.info"] = f"{creds.registry_username}:{creds.registry_password}"
+        registry_conf = registry_settings(registry_url, credentials)
         return cls(topology, stack, dict(conf), Registry(SchemaRegistryClient(registry_conf), registry_url),
                    group or migration_group(topology.environment))
 

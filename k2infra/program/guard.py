@@ -9,6 +9,7 @@ exist yet (docker mode, before this stack has created its containers).
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
@@ -16,6 +17,7 @@ from pulumi.runtime.sync_await import _sync_await
 from k2infra.backend.stack_state import StackStateError, read_state
 from k2infra.contracts.containers import EngineNames
 from k2infra.contracts.kafka_client import kafka_client_settings
+from k2infra.contracts.settings import SettingsError, StackConfigFiles, plain_registry
 from k2infra.local.container_engine import engine_problems
 from k2infra.model import Topology
 from k2infra.model.access_plan import access_changes
@@ -53,6 +55,7 @@ def _reveal(secret: pulumi.Output[str] | None) -> str | None:
 
 
 def check_changes(config: StackConfig, topology: Topology) -> Plan:
+    _check_stack_files(config, topology)
     record = read_stack_state()
     fresh_containers = config.settings.cluster == "docker" and not record.containers
     if config.settings.cluster == "docker":
@@ -76,6 +79,20 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
                     f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete; "
                     f"subjects: {len(plan.retain_subjects)} retained, {len(plan.delete_subjects)} to delete")
     return plan
+
+
+def _check_stack_files(config: StackConfig, topology: Topology) -> None:
+    """The stack's files beside the program: no credential in plain text, and an https registry where the
+    environment is protected. Each problem is located (file:line: key)."""
+    try:
+        files = StackConfigFiles.read(Path.cwd(), config.settings.stack)
+    except SettingsError as err:
+        raise pulumi.RunError(f"{err}\n{NOTHING_CHANGED}.") from None
+    problems = files.plain_credentials()
+    if topology.protected:
+        problems += filter(None, [plain_registry(config.settings, files)])
+    if problems:
+        raise pulumi.RunError(f"Refused, {NOTHING_CHANGED.lower()}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def _check_engine(config: StackConfig, record: StackRecord, fresh_containers: bool) -> None:

@@ -139,6 +139,24 @@ def test_k2_validate_golden(name, text, args, tmp_path, monkeypatch):
     check_golden_text(f"validate/{name}", k2(project, args, monkeypatch))
 
 
+# A stack file with a password in plain text, and a protected environment's registry without https: each refused at
+# its line, before the command reads anything else.
+PROD_STACK = (ROOT / "Pulumi.prod.yaml").read_text()
+STACK_FILES = {
+    "plain-password": PROD_STACK.replace("  k2:saslUsername: k2-platform\n",
+                                         "  k2:saslUsername: k2-platform\n  k2:saslPassword: hunter2\n", 1),
+    "plain-registry": PROD_STACK.replace("https://schema-registry.prod", "http://schema-registry.prod", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STACK_FILES))
+def test_k2_validate_refuses_a_stack_file_golden(name, tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project")
+    assert STACK_FILES[name] != PROD_STACK
+    (project / "Pulumi.prod.yaml").write_text(STACK_FILES[name])
+    check_golden_text(f"validate/stack-{name}", k2(project, ["validate", "--stack", "prod"], monkeypatch))
+
+
 # --- k2 migrate plan: the dry run's report, every record routed, refused, or sent to a dead-letter topic --------
 
 def dry_run_report(ctx, sample, dead_letter, refused: bool) -> DryRun:

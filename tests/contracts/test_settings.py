@@ -13,6 +13,7 @@ from k2infra.contracts.settings import (
     StackConfigFiles,
     StackSettings,
     is_credential_key,
+    plain_registry,
     project_name,
 )
 from tests.conftest import ROOT
@@ -190,3 +191,28 @@ def test_keys_that_name_a_credential(key):
 @pytest.mark.parametrize("key", NOT_CREDENTIALS)
 def test_keys_that_name_no_credential(key):
     assert not is_credential_key(key)
+
+
+def test_credentials_in_plain_text_are_located_and_encrypted_ones_pass(tmp_path):
+    project = write(tmp_path / "p", "dev", "config:\n  k2:environment: dev\n  k2:saslPassword:\n    secure: v1:x\n"
+                    "  k2:kafka:\n    sasl.jaas.config: PlainLoginModule\n  k2:schemaRegistryPassword: pw\n",
+                    project_config="config:\n  k2:apiKey:\n    value: abc\n")
+    files = StackConfigFiles.read(project, "dev")
+    assert [(e.where, key) for e, key in files.plain_credential_entries()] == [
+        ("Pulumi.yaml:4", "k2:apiKey"), ("Pulumi.dev.yaml:5", "k2:kafka.sasl.jaas.config"),
+        ("Pulumi.dev.yaml:7", "k2:schemaRegistryPassword")]
+    assert files.secure_keys() == {"saslPassword"}
+    assert files.plain_credentials()[2].startswith("Pulumi.dev.yaml:7: k2:schemaRegistryPassword: a credential "
+                                                   "written in plain text; store it encrypted with `pulumi config "
+                                                   "set --secret k2:schemaRegistryPassword <value> --stack dev`")
+
+
+@pytest.mark.parametrize(("url", "refused"), [("http://r:8081/apis/ccompat/v7", True),
+                                               ("HTTPS://r/apis/ccompat/v7", False)])
+def test_a_protected_registry_must_be_https(tmp_path, url, refused):
+    project = write(tmp_path / "p", "prod", f"config:\n  k2:environment: prod\n  k2:bootstrapServers: k:9093\n"
+                    f"  k2:schemaRegistryUrl: {url}\n")
+    problem = plain_registry(StackSettings.from_files(project, "prod"), StackConfigFiles.read(project, "prod"))
+    assert (problem is not None) == refused
+    if refused:
+        assert problem.startswith(f"Pulumi.prod.yaml:4: k2:schemaRegistryUrl: '{url}' is not https")

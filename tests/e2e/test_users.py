@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from k2infra.clients import Credentials, StackOutputs, get_consumer, get_producer, load_stack_outputs
 from k2infra.clients.credentials import read_source
@@ -204,6 +204,89 @@ def test_environment_variables_override_the_source(deployed):
     env = {**os.environ, "K2_KAFKA_USERNAME": "someone", "K2_KAFKA_PASSWORD": "x"}
     creds = Credentials.from_source(str(deployed.source("asx-feed")), env)
     assert (creds.kafka_username, creds.kafka_source) == ("someone", None)
+
+
+# --- the operator commands log in with the stack's own settings -----------------------------------------------
+# The stack holds admin's password and the CA as secrets and the deployer's registry secret; none is in the
+# environment: `k2 plan`, `k2 monitor`, the exporter and `k2 migrate plan` decrypt them from the stack
+# (`pulumi config --show-secrets`, with the stack's passphrase), and a K2_* variable still overrides.
+LOGIN_VARIABLES = ("K2_KAFKA_USERNAME", "K2_KAFKA_PASSWORD", "K2_KAFKA_CA_LOCATION", "K2_SCHEMA_REGISTRY_USERNAME",
+                   "K2_SCHEMA_REGISTRY_PASSWORD", "K2_KAFKA_CREDENTIAL_SOURCE", "K2_STACK_OUTPUTS")
+
+
+def operator_env(deployed: Deployed, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in deployed.stack.env().items() if k not in LOGIN_VARIABLES}
+    return {**env, **overrides}
+
+
+def operator(deployed: Deployed, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    stack = deployed.stack
+    command = [str(ROOT / "bin" / "k2"), *args, "--stack", stack.name, "--config", str(stack.project / "topics.yaml")]
+    return subprocess.run(command, cwd=stack.project, env=operator_env(deployed, **overrides), capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_k2_plan_and_monitor_log_in_with_the_stacks_secrets(deployed):
+    plan = operator(deployed, "plan", "--json")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert TOPIC in json.loads(plan.stdout)["unchanged"]  # TLS with the stack's CA, SCRAM with its password
+    monitor = operator(deployed, "monitor", "--interval", "1", "--json")
+    assert monitor.returncode in (0, 2), monitor.stdout + monitor.stderr  # 2: degraded (no traffic), but answered
+    assert TOPIC in monitor.stdout
+    for output in (plan, monitor):  # the secrets never reach what the commands print
+        assert str(deployed.platform.client_config()["sasl.password"]) not in output.stdout + output.stderr
+
+
+def test_an_environment_variable_still_overrides_the_stack(deployed):
+    wrong = operator(deployed, "plan", K2_KAFKA_PASSWORD="not-the-password")
+    assert wrong.returncode == 1
+    assert "refused the SASL credentials" in wrong.stderr and "K2_KAFKA_PASSWORD" in wrong.stderr
+
+
+def test_a_stack_that_cannot_be_decrypted_says_what_to_set(deployed):
+    done = operator(deployed, "plan", PULUMI_CONFIG_PASSPHRASE="not-the-passphrase")
+    assert done.returncode == 1
+    assert "k2:saslPassword" in done.stderr and "PULUMI_CONFIG_PASSPHRASE" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_exporter_reads_the_cluster_and_the_locked_registry_with_the_stacks_secrets(deployed):
+    from k2infra.local.processes import free_ports
+    from tests.conftest import stop
+    from tests.e2e.test_monitoring import metrics
+
+    (port,) = free_ports(1)
+    stack = deployed.stack
+    process = subprocess.Popen([str(ROOT / "bin" / "k2"), "monitor", "exporter", "--config",
+                                str(stack.project / "topics.yaml"), "--stack", stack.name, "--port", str(port),
+                                "--address", "127.0.0.1", "--timeout", "10"], cwd=stack.project,
+                               env=operator_env(deployed), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def scraped() -> str | None:
+            assert process.poll() is None, process.communicate()
+            try:
+                text = metrics(port)
+            except OSError:
+                return None
+            return text if "\nk2_up 1\n" in text and "\nk2_registry_up 1\n" in text else None
+
+        text = wait_for(scraped, "the exporter up on Kafka and the registry", DEADLINE * 2, every=0.5)
+        in_sync = [line for line in text.splitlines() if line.startswith("k2_subject_in_sync{")]
+        assert len(in_sync) == 6 and all(float(line.rsplit(" ", 1)[1]) == 1 for line in in_sync), in_sync
+    finally:
+        stop(process)
+
+
+def test_k2_migrate_plan_reads_the_cluster_and_the_registry_with_the_stacks_secrets(deployed):
+    admin = AdminClient({**deployed.platform.client_config(), "log_level": 0})
+    legacy = load_topology(deployed.stack.project / "topics.yaml", "dev").legacy_names
+    new = [NewTopic(name, 1) for name in sorted(legacy) if name not in admin.list_topics(timeout=DEADLINE).topics]
+    for future in admin.create_topics(new).values():
+        future.result(timeout=DEADLINE)
+    done = operator(deployed, "migrate", "plan", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert {t["topic"] for t in report["legacy"]} == set(legacy)
 
 
 REFERENCE_LOADER = ('  reference-loader:\n    principal: "User:reference-loader"\n    consumes:\n'

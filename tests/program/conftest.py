@@ -134,3 +134,5 @@ LOCAL = {
     "k2:bootstrapServers": "127.0.0.1:9092",
     "k2:schemaRegistryUrl": "http://127.0.0.1:8081/apis/ccompat/v7",
 }
+# A protected environment's stack: its registry must be https (the guard refuses a plain one).
+PROD = {**LOCAL, "k2:environment": "prod", "k2:schemaRegistryUrl": "https://127.0.0.1:8081/apis/ccompat/v7"}

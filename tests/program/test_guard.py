@@ -10,7 +10,7 @@ from k2infra.model import load_topology
 from k2infra.model.plan import ManagedSubject, ObservedTopic
 from k2infra.observed.stack_record import StackRecord
 from tests.conftest import ROOT, without_apps
-from tests.program.conftest import DYNAMIC, LOCAL, run_program
+from tests.program.conftest import DYNAMIC, LOCAL, PROD, run_program
 
 TOPIC = "kafka:index/topic:Topic"
 SHIPPED = without_apps((ROOT / "topics.yaml").read_text())  # the tests remove exchanges the apps use
@@ -38,7 +38,7 @@ def test_partition_decrease_is_refused_before_anything_is_declared(project, clus
 
 def test_replication_change_is_refused(project, cluster):
     deployed(cluster, project)
-    config = {**LOCAL, "k2:environment": "prod"}
+    config = PROD
     with pytest.raises(Exception, match="replication factor 1 -> 3 refused"):
         run_program(project, config)
 
@@ -123,7 +123,7 @@ def test_unreachable_kafka_names_the_bootstrap_servers(project, cluster):
 
 
 def test_checks_use_the_stack_credentials(project, cluster):
-    config = {**LOCAL, "k2:environment": "prod", "k2:tls": "true", "k2:saslMechanism": "scram-sha512",
+    config = {**PROD, "k2:tls": "true", "k2:saslMechanism": "scram-sha512",
               "k2:saslUsername": "k2", "k2:saslPassword": "s3cret"}
     run_program(project, config, stack="prod", secret_keys=("k2:saslPassword",))
     (conf,) = cluster.seen_configs
@@ -182,7 +182,7 @@ def test_access_control_on_brokers_without_an_authorizer_is_refused(project, clu
     cluster.acls = None  # as observe_acls reports a cluster without an authorizer
     with pytest.raises(Exception, match=r"(?s)environment prod sets access_control, but the brokers at "
                                         r"127.0.0.1:9092 run no authorizer.*Nothing was changed"):
-        run_program(project, {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}, stack="prod")
+        run_program(project, {**PROD, "k2:tls": "true"}, stack="prod")
 
 
 def test_a_crafted_state_cannot_make_the_program_delete_an_internal_topic(project, cluster):

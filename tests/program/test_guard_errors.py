@@ -11,7 +11,7 @@ from k2infra.model.plan import ObservedTopic
 from k2infra.observed.failures import AuthenticationFailed, NotAuthorized, NotFound, TlsFailed, Unreachable
 from k2infra.observed.stack_record import StackRecord
 from k2infra.program import guard
-from tests.program.conftest import LOCAL, run_program
+from tests.program.conftest import LOCAL, PROD, run_program
 from tests.program.test_guard import deployed
 
 TOPIC = "kafka:index/topic:Topic"
@@ -81,3 +81,24 @@ def test_docker_mode_refuses_a_stack_that_manages_another_clusters_topics(projec
                                                                                        40, 1, {})})
     with pytest.raises(Exception, match=r"stack dev manages topics and subjects on another cluster but has no"):
         run_program(project, DOCKER)
+
+
+def test_a_password_in_plain_text_in_the_stack_file_stops_the_update_at_its_line(project, cluster):
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  k2:environment: dev\n  k2:saslPassword: hunter2\n")
+    with pytest.raises(Exception) as raised:
+        run_program(project, LOCAL)
+    message = str(raised.value)
+    assert "Refused, nothing was changed" in message
+    assert "Pulumi.dev.yaml:3: k2:saslPassword: a credential written in plain text" in message
+    assert cluster.seen_configs == []  # refused before the cluster was asked anything
+
+
+def test_a_protected_environment_with_a_plain_registry_stops_the_update_at_its_line(project, cluster):
+    url = "http://registry.prod:8081/apis/ccompat/v7"
+    (project / "Pulumi.prod.yaml").write_text(f"config:\n  k2:environment: prod\n  k2:schemaRegistryUrl: {url}\n")
+    with pytest.raises(Exception) as raised:
+        run_program(project, {**PROD, "k2:schemaRegistryUrl": url}, stack="prod")
+    assert f"Pulumi.prod.yaml:3: k2:schemaRegistryUrl: '{url}' is not https, and environment prod is protected" \
+        in str(raised.value)
+    run_program(project, PROD, stack="prod")  # https: goes on

@@ -9,7 +9,7 @@ import pytest
 from k2infra.contracts.outputs import OUTPUTS_VERSION, StackOutputs
 from k2infra.model import load_topology
 from tests.conftest import FIXTURES, ROOT, make_project
-from tests.program.conftest import DYNAMIC, LOCAL, run_program
+from tests.program.conftest import DYNAMIC, LOCAL, PROD, run_program
 
 TOPIC = "kafka:index/topic:Topic"
 
@@ -83,7 +83,7 @@ def test_nyse_and_commodities(tmp_path):
 
 
 def test_prod_stack_uses_replication_three_and_protects_resources(project):
-    config = {**LOCAL, "k2:environment": "prod", "k2:cluster": "existing", "k2:tls": "true",
+    config = {**PROD, "k2:cluster": "existing", "k2:tls": "true",
               "k2:saslMechanism": "scram-sha512", "k2:saslUsername": "k2", "k2:saslPassword": "s3cret",
               "k2:schemaRegistryUsername": "k2", "k2:schemaRegistryPassword": "r3g"}
     run = run_program(project, config, stack="prod", secret_keys=("k2:saslPassword", "k2:schemaRegistryPassword"))
@@ -144,7 +144,7 @@ def test_a_bad_topology_stops_the_program_with_the_problems(tmp_path):
 def test_prod_declares_each_apps_acls_and_dev_none(project):
     acl = "kafka:index/acl:Acl"
     assert run_program(project, LOCAL).of_type(acl) == []  # dev brokers have no authorizer
-    config = {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}
+    config = {**PROD, "k2:tls": "true"}
     run = run_program(project, config, stack="prod")
     acls = run.of_type(acl)
     expected = [b for a in load_topology(project / "topics.yaml", "prod").apps for b in a.bindings]

@@ -8,10 +8,10 @@ import pytest
 
 from k2infra.model import load_topology
 from k2infra.observed.stack_record import StackRecord
-from tests.program.conftest import DYNAMIC, LOCAL, run_program
+from tests.program.conftest import DYNAMIC, LOCAL, PROD, run_program
 
 USER = "kafka:index/userScramCredential:UserScramCredential"
-PROD = {**LOCAL, "k2:environment": "prod", "k2:tls": "true"}
+PROD = {**PROD, "k2:tls": "true"}
 
 
 def test_prod_declares_each_apps_user_password_and_source_and_dev_none(project):
