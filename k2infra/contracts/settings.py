@@ -38,6 +38,7 @@ def is_credential_key(key: str) -> bool:
     return CREDENTIAL_KEY.search(key.split(":", 1)[-1]) is not None
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Generous: a stack file holds a few settings and an encrypted key, a few KB.
 CONFIG_FILE_LIMIT = 1 * MB
 
@@ -95,6 +96,8 @@ class StackSettings:
     # destroying the stack deletes that object (by default nothing is deleted).
     publish_outputs: str | None = None
     unpublish_on_destroy: bool = False
+    # With topics.yaml's regions: the region this stack's cluster serves (its home and mirrored topics).
+    region: str | None = None
 
     @classmethod
     def from_values(cls, stack: str, get: Callable[[str], Any]) -> StackSettings:
@@ -129,6 +132,7 @@ class StackSettings:
             allow_topic_deletion=values.flag("allowTopicDeletion"),
             publish_outputs=values.location("publishOutputs"),
             unpublish_on_destroy=values.flag("unpublishOnDestroy"),
+            region=values.text("region"),
         )
 
     @classmethod
@@ -264,8 +268,16 @@ class StackConfigFiles:
 
 def plain_registry(settings: StackSettings, files: StackConfigFiles) -> str | None:
     """A located error when a protected environment's registry is not https: its credentials and every schema
-    would cross the network in clear, and anyone between could change what the producers register."""
-    if settings.schema_registry_url.lower().startswith("https://"):
+    would cross the network in clear, and anyone between could change what the producers register. A registry on
+    this machine's loopback interface crosses no network (a local rehearsal of prod settings)."""
+    from urllib.parse import urlsplit
+
+    url = settings.schema_registry_url
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # not a URL at all: said below like any plain one
+        host = None
+    if url.lower().startswith("https://") or host in LOOPBACK:
         return None
     entry = files.entry("schemaRegistryUrl")
     where = entry.where if entry else files.stack_file or f"Pulumi.{settings.stack}.yaml"

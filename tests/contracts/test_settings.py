@@ -208,7 +208,9 @@ def test_credentials_in_plain_text_are_located_and_encrypted_ones_pass(tmp_path)
 
 
 @pytest.mark.parametrize(("url", "refused"), [("http://r:8081/apis/ccompat/v7", True),
-                                               ("HTTPS://r/apis/ccompat/v7", False)])
+                                               ("HTTPS://r/apis/ccompat/v7", False),
+                                               ("http://127.0.0.1:8081/apis/ccompat/v7", False),  # crosses no network
+                                               ("http://[::1", True)])
 def test_a_protected_registry_must_be_https(tmp_path, url, refused):
     project = write(tmp_path / "p", "prod", f"config:\n  k2:environment: prod\n  k2:bootstrapServers: k:9093\n"
                     f"  k2:schemaRegistryUrl: {url}\n")
