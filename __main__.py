@@ -18,7 +18,7 @@ tune_sdk()  # SDK costs that grow with the number of topics (k2infra/program/sdk
 config = StackConfig.load()
 settings = config.settings
 try:
-    topology = load_topology(settings.topics_file, settings.environment)
+    topology = load_topology(settings.topics_file, settings.environment, region=settings.region)
 except TopologyError as err:
     raise pulumi.RunError(str(err)) from None
 plan = check_changes(config, topology)  # refuses data-losing changes before anything is declared
@@ -63,6 +63,8 @@ outputs = export_stack_outputs(
         "managed_topics": sorted([*desired, *(t.name for t in [*plan.retain, *plan.release])]),
         "retained_topics": sorted(t.name for t in [*plan.retain, *plan.release]),
         "retained_subjects": sorted(s.subject for s in [*plan.retain_subjects, *plan.release_subjects]),
+        "region": topology.region,
+        "replication": [vars(flow) for flow in topology.replication],
     },
     topics=topic_records([t for group in exchanges for t in group.applied(desired)]),
     subjects=subjects.outputs(topology.subjects),

@@ -89,17 +89,25 @@ def check_stack(stack: str | None, config: Path, topology: Topology) -> None:
         fail(problem)
 
 
-def load(config: Path, environment: str | None) -> Topology:
+def load(config: Path, environment: str | None, region: str | None = None) -> Topology:
     try:
-        return load_topology(config, environment)
+        return load_topology(config, environment, region=region)
     except TopologyError as error:
         fail(str(error))
 
 
-def load_each(config: Path, environment: str | None) -> Iterator[Topology]:
+def load_stack(config: Path, stack: str | None) -> Topology:
+    """The topology `stack` holds: its environment's, in its region (k2:region) when it has one."""
+    if stack is None:
+        return load(config, None)
+    settings = stack_settings(stack, config)
+    return load(config, settings.environment, settings.region)
+
+
+def load_each(config: Path, environment: str | None, region: str | None = None) -> Iterator[Topology]:
     """`environment`'s topology, or every environment's when None: the file is parsed once whatever their number."""
     try:
-        yield from load_topologies(config, [environment] if environment else None)
+        yield from load_topologies(config, [environment] if environment else None, region=region)
     except TopologyError as error:
         fail(str(error))
 

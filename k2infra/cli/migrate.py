@@ -15,9 +15,8 @@ from k2infra.cli.common import (
     StackRequired,
     cluster_conf,
     credentials,
-    environment_of,
     fail,
-    load,
+    load_stack,
     out,
     print_lines,
     stack_settings,
@@ -35,7 +34,7 @@ def _migration(command: str, config: Path, stack: str, outputs: Path | None = No
     """The migration's context for a stack; a MigrationError ends the command with exit 1."""
     from k2infra.migration import Context, MigrationError, stack_outputs
 
-    topo = load(config, environment_of(stack, config))
+    topo = load_stack(config, stack)
     try:
         login = credentials(stack, config)
         if planned:

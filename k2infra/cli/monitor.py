@@ -19,10 +19,9 @@ from k2infra.cli.common import (
     cannot_use_cluster,
     cluster_conf,
     credentials,
-    environment_of,
     err,
     fail,
-    load,
+    load_stack,
     out,
 )
 from k2infra.model import Topology
@@ -53,7 +52,7 @@ def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOptio
     from k2infra.model.health import assess
     from k2infra.observed.cluster import Unreachable, committed_offsets, end_offsets, observe_topics
 
-    topo = load(config, environment_of(stack, config))
+    topo = load_stack(config, stack)
     conf = cluster_conf(stack, config, bootstrap_servers)
     if watch:
         _watch(topo, conf, interval, group or [], count)
@@ -149,7 +148,7 @@ def monitor_rules(config: ConfigOption = TOPICS, stack: StackOption = None, out_
     """A Prometheus rule file with the design's alerts, thresholds from topics.yaml's `monitoring:`."""
     from k2infra.monitoring.rules import rules_yaml
 
-    text = rules_yaml(load(config, environment_of(stack, config)))
+    text = rules_yaml(load_stack(config, stack))
     _write(text, out_file)
     if check:
         _promtool_check(text)
@@ -161,7 +160,7 @@ def monitor_dashboard(config: ConfigOption = TOPICS, stack: StackOption = None,
     """An import-ready Grafana dashboard in the design's layout: overview, then one row per exchange."""
     from k2infra.monitoring.dashboard import dashboard
 
-    _write(json.dumps(dashboard(load(config, environment_of(stack, config))), indent=2) + "\n", out_file)
+    _write(json.dumps(dashboard(load_stack(config, stack)), indent=2) + "\n", out_file)
 
 
 def _write(text: str, path: Path | None) -> None:

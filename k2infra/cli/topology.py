@@ -19,15 +19,16 @@ from k2infra.cli.common import (
     check_stack,
     cluster_conf,
     environment_of,
-    load,
     load_each,
+    load_stack,
     out,
+    stack_settings,
 )
 
 
 def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: JsonOption = False) -> None:
     """Print the topics and subjects that topics.yaml derives for a stack."""
-    topo = load(config, environment_of(stack, config))
+    topo = load_stack(config, stack)
     if as_json:
         out.print_json(json.dumps(topo.to_dict()))
         return
@@ -50,7 +51,8 @@ def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: 
 
 def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:
     """Check topics.yaml and its schemas for every environment (or one stack's); exit 1 on problems."""
-    for topo in load_each(config, environment_of(stack, config)):
+    region = stack_settings(stack, config).region if stack is not None else None
+    for topo in load_each(config, environment_of(stack, config), region):
         check_stack(stack, config, topo)
         out.print(validated(config, topo.environment, len(topo.topics), len(topo.subjects)))
         for warning in topo.warnings:
@@ -76,7 +78,7 @@ def plan(config: ConfigOption = TOPICS, stack: StackOption = None, bootstrap_ser
     from k2infra.observed.cluster import Unreachable, observe_cluster
     from k2infra.observed.measure import measured
 
-    topo = load(config, environment_of(stack, config))
+    topo = load_stack(config, stack)
     check_stack(stack, config, topo)
     conf = cluster_conf(stack, config, bootstrap_servers)
     try:
@@ -115,7 +117,7 @@ def plan_lines(plan: dict[str, list[str]], servers: str) -> list[str]:
 
 def acl(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: JsonOption = False) -> None:
     """Each app, its principal and every Kafka ACL it gets (least privilege, derived from topics.yaml)."""
-    topo = load(config, environment_of(stack, config))
+    topo = load_stack(config, stack)
     if as_json:
         out.print_json(json.dumps({"environment": topo.environment, "access_control": topo.access_control,
                                    "apps": [a.to_dict() for a in topo.apps]}))

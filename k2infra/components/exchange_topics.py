@@ -52,7 +52,8 @@ def topic_records(applied: Sequence[tuple[Topic, pulumi.Output[int]]]) -> pulumi
     """
     def describe(partitions: list[int]) -> list[TopicInfo]:
         return [TopicInfo(name=t.name, asset_class=t.asset_class, data_type=t.data_type, exchange=t.exchange,
-                          partitions=p, replication_factor=t.replication_factor)
+                          partitions=p, replication_factor=t.replication_factor, home_region=t.home_region,
+                          mirrored=t.mirrored or None)
                 for (t, _), p in zip(applied, partitions, strict=True)]
 
     return pulumi.Output.all(*(p for _, p in applied)).apply(describe)

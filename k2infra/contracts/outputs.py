@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-OUTPUTS_VERSION = "1.1"  # major.minor: a minor bump only adds keys
+OUTPUTS_VERSION = "1.2"  # major.minor: a minor bump only adds keys (1.1: retained_subjects; 1.2: regions)
 HINT = "expected the JSON that `pulumi stack output --json` prints for a K2 stack"
 
 Text = Annotated[StrictStr, Field(min_length=1)]
@@ -45,6 +45,17 @@ class TopicInfo(_Record):
     exchange: Text
     partitions: Count
     replication_factor: Count | None = None
+    # Since 1.2, with regions: where the exchange's feed is produced; mirrored: this region's copy of it.
+    home_region: Text | None = None
+    mirrored: bool | None = None
+
+
+class FlowInfo(_Record):
+    """A MirrorMaker 2 flow into the stack's region (since 1.2): the exact topics it copies from `source`."""
+
+    source: Text
+    target: Text
+    topics: tuple[Text, ...] = ()
 
 
 class SubjectInfo(_Record):
@@ -95,6 +106,8 @@ class StackOutputs(_Record):
     retained_topics: tuple[Text, ...] = ()
     managed_topics: tuple[Text, ...] = ()
     retained_subjects: tuple[Text, ...] = ()  # since 1.1: kept while retained topics use them
+    region: Text | None = None  # since 1.2: the stack's region (topics.yaml regions:, k2:region)
+    replication: tuple[FlowInfo, ...] = ()  # since 1.2: the flows into the region
     _source: str = PrivateAttr(default="stack outputs")
 
     @property

@@ -23,6 +23,7 @@ from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring_spec import resolve_monitoring
 from k2infra.model.namespace import check_decommission, check_topic_names
 from k2infra.model.parse import parse_spec
+from k2infra.model.regions import check_regions, in_region
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
 from k2infra.model.topology import Topology
@@ -35,13 +36,15 @@ from k2infra.model.users import AppUser, app_users, check_user_entries
 ENVIRONMENT_KEYS = {"min.insync.replicas": "min_insync_replicas"}
 
 
-def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None) -> Topology:
-    """Parse and check topics.yaml and its schemas; raise TopologyError listing every problem."""
-    return next(load_topologies(path, [environment], schemas_dir))
+def load_topology(path: str | Path, environment: str | None = None, schemas_dir: Path | None = None, *,
+                  region: str | None = None) -> Topology:
+    """Parse and check topics.yaml and its schemas; raise TopologyError listing every problem. `region`: the
+    stack's (k2:region), whose home and mirrored topics it holds; None: every exchange."""
+    return next(load_topologies(path, [environment], schemas_dir, region=region))
 
 
 def load_topologies(path: str | Path, environments: Iterable[str | None] | None = None,
-                    schemas_dir: Path | None = None) -> Iterator[Topology]:
+                    schemas_dir: Path | None = None, *, region: str | None = None) -> Iterator[Topology]:
     """Each environment's topology (every environment the file declares when None), from one parse of the file.
 
     Schema files are read from `schemas_dir` (default: schemas/ beside the file) and only inside the file's
@@ -53,7 +56,7 @@ def load_topologies(path: str | Path, environments: Iterable[str | None] | None 
     inside = (schemas_dir,) if schemas_dir else ()
     every: list[str | None] = [*spec.environments] or [None]
     for environment in every if environments is None else environments:
-        yield derive(spec, doc, environment, schemas_dir or path.parent / "schemas", inside)
+        yield derive(spec, doc, environment, schemas_dir or path.parent / "schemas", inside, region)
 
 
 @dataclass
@@ -209,21 +212,26 @@ class _Derivation:
 
 
 def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_dir: Path,
-           inside: tuple[Path, ...] = ()) -> Topology:
+           inside: tuple[Path, ...] = (), region: str | None = None) -> Topology:
     problems: list[Problem] = []
     env_name, env = _environment(spec, doc, environment, problems)
     run = _Derivation(spec, doc, env_name, env, problems)
     check_codes(spec, doc, problems)
     run.subject_pattern_ok = check_subject_pattern(spec, doc, problems)
-    topics, exchanges = run.topics()
-    run.check_environment(topics)
-    acknowledgements = run.acknowledgements(topics)
-    apps = derive_apps(spec.apps, topics, doc, problems, (env_name, env.quotas))
+    every_topic, every_exchange = run.topics()
+    regions = check_regions(spec, doc, problems)
+    topics, exchanges, flows = in_region(regions, region, every_topic, every_exchange, doc, problems)
+    run.check_environment(every_topic)
+    acknowledgements = run.acknowledgements(every_topic)
+    # Apps are checked against every topic: a subscription to another region's exchange is not a mistake.
+    apps = derive_apps(spec.apps, every_topic, doc, problems, (env_name, env.quotas))
     subjects = list(_subjects(spec, doc, (schemas_dir, inside), topics, problems)) if run.subject_pattern_ok else []
+    if region is not None:  # a region's registry holds the subjects of the topics it holds
+        subjects = [s for s in subjects if s.topics]
     monitoring = resolve_monitoring(spec.monitoring, doc, env_name, [e.code for e in exchanges],
                                     list(spec.environments), problems)
-    legacy = derive_legacy(spec, doc, topics, subjects, problems)
-    check_topic_names(topics, spec.legacy_topics, doc, problems)
+    legacy = derive_legacy(spec, doc, every_topic, subjects, problems)
+    check_topic_names(every_topic, spec.legacy_topics, doc, problems)
     check_decommission(env_name, env.decommission, spec.schema_registry.subject_pattern, spec.legacy_topics, doc,
                        problems)
     check_user_entries(env_name, env.decommission, apps, doc, problems)
@@ -245,6 +253,8 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
         monitoring=monitoring,
         legacy=legacy,
         warnings=tuple(run.warnings),
+        region=region,
+        replication=flows,
     )
 
 

@@ -24,9 +24,13 @@ class Topic:
     # Where each setting comes from in topics.yaml ("partitions", "replication_factor", config keys ->
     # file:line: key), so a refusal points at the line to edit.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # With regions: the region whose cluster the exchange's feed is produced in; a topic held in another region
+    # is that region's mirror of it (MirrorMaker 2, same name, same partitions).
+    home_region: str | None = field(default=None, compare=False)
+    mirrored: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "asset_class": self.asset_class,
             "data_type": self.data_type,
@@ -35,6 +39,7 @@ class Topic:
             "replication_factor": self.replication_factor,
             "config": dict(sorted(self.config.items())),
         }
+        return out | ({"home_region": self.home_region, "mirrored": self.mirrored} if self.home_region else {})
 
 
 @dataclass(frozen=True)

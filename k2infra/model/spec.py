@@ -170,6 +170,15 @@ class LegacyTopicSpec(_Spec):
     record_timestamp: list[StrictStr] = []  # shared-schema fields filled from the legacy record's timestamp
 
 
+class RegionSpec(_Spec):
+    """A region's cluster and registry (k2infra/model/regions.py): the exchanges homed there, written
+    asset_class.exchange, and the regions whose home topics it mirrors."""
+
+    description: StrictStr | None = None
+    exchanges: Annotated[list[StrictStr], Field(max_length=10_000)] = []
+    aggregates: Annotated[list[StrictStr], Field(max_length=64)] = []
+
+
 class TopologySpec(_Spec):
     asset_classes: dict[StrictStr, AssetClassSpec]
     data_types: dict[StrictStr, DataTypeSpec]
@@ -181,6 +190,8 @@ class TopologySpec(_Spec):
     # Alert thresholds per environment and exchange (k2 monitor rules); optional: the design's by default.
     monitoring: MonitoringSpec | None = None
     legacy_topics: dict[StrictStr, LegacyTopicSpec] = {}
+    # Regional clusters and which aggregate which (MirrorMaker 2); none: one cluster holds every exchange.
+    regions: Annotated[dict[StrictStr, RegionSpec], Field(max_length=64)] = {}
 
     def protects(self, environment: str) -> bool:
         """Whether the production rules hold for `environment` (the policy pack, `k2 team-backend check`): its

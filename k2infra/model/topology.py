@@ -18,6 +18,7 @@ from k2infra.model.entities import Exchange, Subject, Topic, group_by_exchange
 from k2infra.model.errors import Problem
 from k2infra.model.legacy import LegacyTopic
 from k2infra.model.monitoring_spec import MonitoringSettings
+from k2infra.model.regions import ReplicationFlow
 from k2infra.model.users import AppUser
 
 
@@ -42,6 +43,9 @@ class Topology:
     # What the environment changes in what topics.yaml asks (a max_partitions cap), located: `k2 validate`,
     # `k2 plan` and the preview print them, so that nothing is changed silently.
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    # With regions (k2infra/model/regions.py): the stack's region, and the MirrorMaker 2 flows into it.
+    region: str | None = None
+    replication: tuple[ReplicationFlow, ...] = ()
     _by_name: dict[str, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
