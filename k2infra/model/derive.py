@@ -23,6 +23,7 @@ from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring_spec import resolve_monitoring
 from k2infra.model.namespace import check_decommission, check_topic_names
 from k2infra.model.parse import parse_spec
+from k2infra.model.region_access import apps_in_region
 from k2infra.model.regions import check_regions, in_region
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
@@ -225,6 +226,8 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     acknowledgements = run.acknowledgements(every_topic)
     # Apps are checked against every topic: a subscription to another region's exchange is not a mistake.
     apps = derive_apps(spec.apps, every_topic, doc, problems, (env_name, env.quotas))
+    if region is not None:
+        apps = apps_in_region(apps, topics)
     subjects = list(_subjects(spec, doc, (schemas_dir, inside), topics, problems)) if run.subject_pattern_ok else []
     if region is not None:  # a region's registry holds the subjects of the topics it holds
         subjects = [s for s in subjects if s.topics]

@@ -127,3 +127,46 @@ def test_a_long_chain_and_a_dense_web_of_regions_are_checked_quickly(tmp_path):
     with pytest.raises(TopologyError) as raised:
         load_topology(path, "prod", region="r0")
     assert any("replication cycle" in p.message for p in raised.value.problems)
+
+
+# --- the apps in each region: reads wherever the region holds the topic, writes on home topics only ------------
+EQUITIES_FEED = ('  equities-feed:\n    principal: "User:equities-feed"\n    data_types: [trades]\n'
+                 '    produces:\n      - {asset_class: equities, data_types: [trades]}\n')
+WITH_FEED = REGIONAL.replace("\napps:\n", "\napps:\n" + EQUITIES_FEED, 1)
+
+
+def grants(topology, app: str) -> set[tuple[str, str, str]]:
+    found = next((a for a in topology.apps if a.name == app), None)
+    assert found is not None, f"{app} is not in region {topology.region}"
+    return {(b.pattern, b.name, b.operation) for b in found.bindings if b.resource_type == "Topic"}
+
+
+def test_an_app_is_only_where_its_topics_are(tmp_path):
+    us_east = load_topology(regional(tmp_path, WITH_FEED), "prod", region="us-east")
+    apps = {a.name for a in us_east.apps}
+    assert {"asx-feed", "asx-market-maker", "equities-analytics", "equities-feed"}.isdisjoint(apps)
+    assert {"binance-feed", "iceberg-writer", "crypto-arbitrage", "reference-loader"} <= apps
+    assert grants(us_east, "reference-loader") == {("Literal", "market.crypto.reference_data.binance", op)
+                                                   for op in ("Read", "Describe")}
+    assert {name for _, name, _ in grants(us_east, "iceberg-writer")} == {"market.crypto.trades.",
+                                                                           "market.crypto.quotes."}
+    assert {u.app for u in us_east.users} == apps  # prod manages users: only the apps that are there
+
+
+def test_nobody_but_mirror_maker_may_write_a_mirror(tmp_path):
+    apac = load_topology(regional(tmp_path, WITH_FEED), "prod", region="apac")
+    assert "binance-feed" not in {a.name for a in apac.apps}  # every topic it writes is a mirror here
+    writes = {(p, n) for p, n, op in grants(apac, "equities-feed") if op == "Write"}
+    assert writes == {("Literal", "market.equities.trades.asx")}  # its prefix would cover the lse mirror
+    mirrored = {t.name for t in apac.topics if t.mirrored}
+    for app in apac.apps:
+        for binding in app.bindings:
+            if binding.operation == "Write" and binding.resource_type == "Topic":
+                assert binding.pattern == "Literal" and binding.name not in mirrored, binding
+    reads = grants(apac, "iceberg-writer")
+    assert ("Prefixed", "market.equities.trades.", "Read") in reads  # home asx and mirrored lse alike
+
+
+def test_a_region_without_mirrors_keeps_a_producers_prefix(tmp_path):
+    eu_west = load_topology(regional(tmp_path, WITH_FEED), "prod", region="eu-west")
+    assert ("Prefixed", "market.equities.trades.", "Write") in grants(eu_west, "equities-feed")
