@@ -35,8 +35,10 @@ appender.out.layout.type = PatternLayout
 appender.out.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = WARN
 rootLogger.appenderRef.out.ref = out
-logger.mm2.name = org.apache.kafka.connect.mirror.MirrorMaker
+logger.mm2.name = org.apache.kafka.connect.mirror
 logger.mm2.level = INFO
+logger.scheduler.name = org.apache.kafka.connect.mirror.Scheduler
+logger.scheduler.level = WARN
 """
 
 
@@ -113,8 +115,6 @@ def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True,
             "config.storage", "offset.storage", "status.storage", "checkpoints.topic", "heartbeats.topic",
             "offset-syncs.topic")},
         "replication.factor": replication_factor,
-        # Its jars declare their plugins (ServiceLoader manifests): no classpath scan, seconds off every start.
-        "plugin.discovery": "service_load",
     }
     for region in regions.values():
         props[f"{region.name}.bootstrap.servers"] = region.bootstrap_servers
