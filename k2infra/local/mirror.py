@@ -242,10 +242,11 @@ def read_status(bootstrap_servers: str, topic: str, since_ms: int) -> dict[str, 
             record = consumer.poll(0.5)
             if record is None or record.error():
                 continue
-            if record.offset() + 1 >= ends[record.partition()]:
-                left.discard(record.partition())
-            if record.timestamp()[1] >= since_ms and record.value():
-                states[record.key().decode()] = json.loads(record.value()).get("state", "")
+            partition, offset, key, value = record.partition(), record.offset(), record.key(), record.value()
+            if partition is not None and offset is not None and offset + 1 >= ends[partition]:
+                left.discard(partition)
+            if record.timestamp()[1] >= since_ms and key and value:  # a deleted key's tombstone has no value
+                states[key.decode()] = json.loads(value).get("state", "")
         return states
     except Exception:  # a region still starting, or the topic being created: not ready yet
         return {}
