@@ -72,6 +72,11 @@ class Timings:
     checkpoint_seconds: int = 1     # emit.checkpoints and sync.group.offsets: a failover's offsets are this fresh
     heartbeat_seconds: int = 1      # emit.heartbeats: the seconds-behind signal's resolution
     offset_flush_ms: int = 2_000    # at-least-once only: how much a crash re-sends (exactly-once commits with the data)
+    # A restarted worker joins under a new member id: the killed member must leave the group first (Connect's
+    # defaults: 60 s rebalance timeout, 10 s session; tasks of a lost worker held up to 5 min).
+    rebalance_timeout_ms: int = 10_000
+    session_timeout_ms: int = 6_000   # the broker's minimum (group.min.session.timeout.ms)
+    lost_task_delay_ms: int = 5_000   # scheduled.rebalance.max.delay.ms: a lost worker's tasks move in 5 s, not 5 min
 
 
 def exact_topics(topics: Iterable[str]) -> str:
@@ -106,6 +111,10 @@ def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True,
         "sync.group.offsets.interval.seconds": timings.checkpoint_seconds,
         "emit.heartbeats.interval.seconds": timings.heartbeat_seconds,
         "offset.flush.interval.ms": timings.offset_flush_ms,
+        "rebalance.timeout.ms": timings.rebalance_timeout_ms,
+        "session.timeout.ms": timings.session_timeout_ms,
+        "heartbeat.interval.ms": timings.session_timeout_ms // 3,
+        "scheduled.rebalance.max.delay.ms": timings.lost_task_delay_ms,
         # KIP-710: the workers' internal REST server (follower -> leader task configs); KIP-618 needs it.
         "dedicated.mode.enable.internal.rest": "true",
         "listeners": f"http://127.0.0.1:{rest_port}",
@@ -128,6 +137,10 @@ def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True,
             # KIP-618: the target's worker writes each batch and its source offsets in one transaction, so a
             # crash re-sends nothing a read_committed consumer sees; and aborted home transactions stay out.
             props[f"{flow.target.name}.exactly.once.source.support"] = "enabled"
+            # A killed worker's open transaction holds back read_committed readers of its topics (the worker's
+            # own offsets/configs included) until it times out: 60 s by default, 10 s here.
+            props[f"{flow.target.name}.producer.transaction.timeout.ms"] = "10000"
+            props[f"{flow.target.name}.transaction.timeout.ms"] = "10000"
             props[f"{flow.source.name}.consumer.isolation.level"] = "read_committed"
     return {k: str(v) for k, v in props.items()}
 
