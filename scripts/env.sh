@@ -24,6 +24,8 @@ K2_PULUMI_BIN=$K2_CACHE/pulumi/v$K2_PULUMI_VERSION-$(_k2_hash "$K2_ROOT"/toolcha
 K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/schema.json)
 K2_DOCKER_PROVIDER_BIN=$K2_CACHE/pulumi-resource-docker/v$K2_DOCKER_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-docker/go.* "$K2_ROOT"/toolchain/pulumi-resource-docker/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/bridge-metadata.json "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/schema.json)
 export K2_KAFKA_LIB=$K2_CACHE/kafka/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/kafka/pom.xml")/lib
+# MirrorMaker 2 (issue 23): its own pom and key, so the broker jars and the images keyed by the kafka pom stay put.
+export K2_MIRROR_LIB=$K2_CACHE/mirrormaker/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/mirrormaker/pom.xml")/lib
 export K2_REGISTRY_DIR=$K2_CACHE/apicurio/$K2_APICURIO_VERSION
 export K2_KEYCLOAK_DIR=$K2_CACHE/keycloak/$K2_KEYCLOAK_VERSION  # built for `start --optimized` (H2 in a file)
 export K2_UV=$K2_CACHE/uv/$K2_UV_VERSION/bin/uv

@@ -1,0 +1,267 @@
+"""MirrorMaker 2 in dedicated mode, as a real process, from the Maven Central jars the bootstrap collected
+(K2_MIRROR_LIB, toolchain/mirrormaker/pom.xml): it replicates each region's listed topics into the regions that
+aggregate it (issue 23)."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k2infra.local.processes import (
+    PlatformError,
+    ProcessRecord,
+    env_path,
+    find_java,
+    free_ports,
+    start_process,
+    stop_processes,
+    wait_until,
+)
+from k2infra.local.security import write_private
+
+MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
+SOURCE_CONNECTOR = "MirrorSourceConnector"
+
+LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = out
+logger.mm2.name = org.apache.kafka.connect.mirror
+logger.mm2.level = INFO
+logger.scheduler.name = org.apache.kafka.connect.mirror.Scheduler
+logger.scheduler.level = WARN
+"""
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region's cluster as MirrorMaker names it: the alias is the region's name."""
+
+    name: str
+    bootstrap_servers: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Replication of a home region's topics (exact names) into a region that aggregates it."""
+
+    source: Region
+    target: Region
+    topics: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.source.name}->{self.target.name}"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How often MirrorMaker looks again. Kafka's defaults (10 min for new topics and groups, 60 s for checkpoints)
+    suit a fleet; a local platform and its tests want seconds."""
+
+    refresh_seconds: int = 5        # refresh.topics / refresh.groups: new topics, partitions and groups
+    checkpoint_seconds: int = 1     # emit.checkpoints and sync.group.offsets: a failover's offsets are this fresh
+    heartbeat_seconds: int = 1      # emit.heartbeats: the seconds-behind signal's resolution
+    offset_flush_ms: int = 2_000    # at-least-once only: how much a crash re-sends (exactly-once commits with the data)
+    # A restarted worker joins under a new member id: the killed member must leave the group first (Connect's
+    # defaults: 60 s rebalance timeout, 10 s session; tasks of a lost worker held up to 5 min).
+    rebalance_timeout_ms: int = 10_000
+    session_timeout_ms: int = 6_000   # the broker's minimum (group.min.session.timeout.ms)
+    lost_task_delay_ms: int = 5_000   # scheduled.rebalance.max.delay.ms: a lost worker's tasks move in 5 s, not 5 min
+
+
+def exact_topics(topics: Iterable[str]) -> str:
+    """MirrorMaker's `topics` is a list of Java regexes, each matched against the whole name: one per topic, dots
+    escaped, so `market.equities.trades.asx` matches no other name."""
+    return ", ".join(re.escape(t) for t in sorted(set(topics)))
+
+
+def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True, replication_factor: int = 1,
+                   timings: Timings = Timings()) -> dict[str, str]:
+    """The mm2.properties of a dedicated MirrorMaker for `flows` (each setting's reason beside it)."""
+    regions = {r.name: r for f in flows for r in (f.source, f.target)}
+    wanted = {f.name: f for f in flows}
+    props: dict[str, object] = {
+        "clusters": ", ".join(regions),
+        # Mirrored topics keep their names: the subscription patterns read the aggregate unchanged. No cycle is
+        # possible because K2 refuses cyclic regions (the identity policy cannot tell a topic's origin).
+        "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+        # K2 owns the mirrored topics' configs and ACLs (the target environment's settings), not the home region.
+        "sync.topic.configs.enabled": "false",
+        "sync.topic.acls.enabled": "false",
+        # Consumer-group failover: checkpoints (offsets translated through the offset syncs) and the groups'
+        # offsets written on the target while the group has no members there.
+        "emit.checkpoints.enabled": "true",
+        "sync.group.offsets.enabled": "true",
+        "emit.heartbeats.enabled": "true",
+        # The offset syncs in the aggregating region: MirrorMaker then writes nothing into a home region.
+        "offset-syncs.topic.location": "target",
+        "refresh.topics.interval.seconds": timings.refresh_seconds,
+        "refresh.groups.interval.seconds": timings.refresh_seconds,
+        "emit.checkpoints.interval.seconds": timings.checkpoint_seconds,
+        "sync.group.offsets.interval.seconds": timings.checkpoint_seconds,
+        "emit.heartbeats.interval.seconds": timings.heartbeat_seconds,
+        "offset.flush.interval.ms": timings.offset_flush_ms,
+        "rebalance.timeout.ms": timings.rebalance_timeout_ms,
+        "session.timeout.ms": timings.session_timeout_ms,
+        "heartbeat.interval.ms": timings.session_timeout_ms // 3,
+        "scheduled.rebalance.max.delay.ms": timings.lost_task_delay_ms,
+        # KIP-710: the workers' internal REST server (follower -> leader task configs); KIP-618 needs it.
+        "dedicated.mode.enable.internal.rest": "true",
+        "listeners": f"http://127.0.0.1:{rest_port}",
+        # Its own topics (Connect's configs/offsets/status, checkpoints, heartbeats, offset syncs): as many
+        # replicas as the region has brokers (1 on a one-node local cluster).
+        **{f"{topic}.replication.factor": replication_factor for topic in (
+            "config.storage", "offset.storage", "status.storage", "checkpoints.topic", "heartbeats.topic",
+            "offset-syncs.topic")},
+        "replication.factor": replication_factor,
+    }
+    for region in regions.values():
+        props[f"{region.name}.bootstrap.servers"] = region.bootstrap_servers
+    for source in regions:
+        for target in regions:
+            if source != target:  # every other pair explicitly off: no flow K2 did not derive
+                props[f"{source}->{target}.enabled"] = "true" if f"{source}->{target}" in wanted else "false"
+    for flow in flows:
+        props[f"{flow.name}.topics"] = exact_topics(flow.topics)
+        if exactly_once:
+            # KIP-618: the target's worker writes each batch and its source offsets in one transaction, so a
+            # crash re-sends nothing a read_committed consumer sees; and aborted home transactions stay out.
+            props[f"{flow.target.name}.exactly.once.source.support"] = "enabled"
+            # A killed worker's open transaction holds back read_committed readers of its topics (the worker's
+            # own offsets/configs included) until it times out: 60 s by default, 10 s here.
+            props[f"{flow.target.name}.producer.transaction.timeout.ms"] = "10000"
+            props[f"{flow.target.name}.transaction.timeout.ms"] = "10000"
+            props[f"{flow.source.name}.consumer.isolation.level"] = "read_committed"
+    return {k: str(v) for k, v in props.items()}
+
+
+def properties_text(props: dict[str, str]) -> str:
+    """java.util.Properties syntax: a backslash is an escape there, so the regexes' `\\.` is written `\\\\.`."""
+    return "".join(f"{k}={v.replace(chr(92), chr(92) * 2)}\n" for k, v in props.items())
+
+
+@dataclass
+class MirrorMaker:
+    """One dedicated MirrorMaker 2 process for `flows`, logging under `base_dir`. It runs the Connect workers of
+    the target regions only (`--clusters`): consume remotely, produce locally, as Kafka's docs advise."""
+
+    base_dir: Path
+    flows: list[Flow]
+    exactly_once: bool = True
+    replication_factor: int = 1
+    timings: Timings = field(default_factory=Timings)
+    lib: Path | None = field(default_factory=lambda: env_path("K2_MIRROR_LIB"))
+    process: ProcessRecord | None = None
+    started_at_ms: int = 0
+
+    @property
+    def log(self) -> Path:
+        return self.base_dir / "mirrormaker.log"
+
+    @property
+    def targets(self) -> list[str]:
+        return sorted({f.target.name for f in self.flows})
+
+    def _classpath(self) -> str:
+        if self.lib is None:
+            raise PlatformError("K2_MIRROR_LIB is not set, so the MirrorMaker jars cannot be found: "
+                                "run scripts/bootstrap first, then `. scripts/env.sh`")
+        if not self.lib.is_dir():
+            raise PlatformError(f"MirrorMaker jars not found at {self.lib!s}: run scripts/bootstrap first")
+        return f"{self.lib}/*"
+
+    def _write_config(self) -> Path:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        props = mm2_properties(self.flows, free_ports(1)[0], self.exactly_once, self.replication_factor,
+                               self.timings)
+        config = self.base_dir / "mm2.properties"
+        write_private(config, properties_text(props))  # owner-only: a secure region's login goes here too
+        (self.base_dir / "log4j2.properties").write_text(LOG4J2)
+        return config
+
+    def start(self, timeout: float = 180) -> None:
+        if self.process is not None and self.process.running():
+            raise PlatformError(f"MirrorMaker already runs (pid {self.process.pid})")
+        config = self._write_config()
+        args = [find_java(17), "-Xms64m", "-Xmx384m", "-XX:+UseG1GC",
+                f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
+                "-cp", self._classpath(), MAIN_CLASS, str(config), "--clusters", *self.targets]
+        self.started_at_ms = int(time.time() * 1000)
+        self.process = ProcessRecord.of_child(start_process(args, self.log), args)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until every flow's source task reports RUNNING in its worker's status topic, written by this process."""
+        assert self.process is not None
+        wait_until(self.ready, timeout, f"MirrorMaker ({', '.join(f.name for f in self.flows)})",
+                   [self.process.pid], self.log)
+
+    def ready(self) -> bool:
+        return all(self.running_tasks(flow) for flow in self.flows)
+
+    def running_tasks(self, flow: Flow) -> set[str]:
+        """The flow's source tasks whose latest status since this start is RUNNING. Connect's status topic is
+        `mm2-status.<source>.internal` in the target region (one worker group per flow in dedicated mode)."""
+        states = read_status(flow.target.bootstrap_servers, f"mm2-status.{flow.source.name}.internal",
+                             self.started_at_ms)
+        return {key for key, state in states.items()
+                if key.startswith(f"status-task-{SOURCE_CONNECTOR}-") and state == "RUNNING"}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_processes([self.process])
+            self.process = None
+
+    def kill(self, timeout: float = 30) -> None:
+        """SIGKILL, as a crash would, and wait until the process is gone (its connections closed)."""
+        if self.process is None or not self.process.signal(signal.SIGKILL):
+            raise PlatformError("MirrorMaker is not running")
+        deadline = time.monotonic() + timeout
+        while not self.process.gone():
+            if time.monotonic() > deadline:
+                raise PlatformError(f"MirrorMaker (pid {self.process.pid}) still there {timeout:.0f}s after SIGKILL")
+            time.sleep(0.05)
+        self.process = None
+
+
+def read_status(bootstrap_servers: str, topic: str, since_ms: int) -> dict[str, str]:
+    """Key -> latest `state` of the records in a Connect status topic written at or after `since_ms` (records of
+    an earlier, killed process say nothing about this one). Empty while the topic does not exist yet."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "k2-mirror-status",
+                         "enable.auto.commit": False, "log_level": 0})
+    try:
+        metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return {}
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=5)[1] for p in partitions}
+        consumer.assign([p for p in partitions if ends[p.partition] > 0])
+        states: dict[str, str] = {}
+        left = {p for p, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 10
+        while left and time.monotonic() < deadline:
+            record = consumer.poll(0.5)
+            if record is None or record.error():
+                continue
+            partition, offset, key, value = record.partition(), record.offset(), record.key(), record.value()
+            if partition is not None and offset is not None and offset + 1 >= ends[partition]:
+                left.discard(partition)
+            if record.timestamp()[1] >= since_ms and key and value:  # a deleted key's tombstone has no value
+                states[key.decode()] = json.loads(value).get("state", "")
+        return states
+    except Exception:  # a region still starting, or the topic being created: not ready yet
+        return {}
+    finally:
+        consumer.close()
