@@ -56,6 +56,7 @@ class FlowInfo(_Record):
     source: Text
     target: Text
     topics: tuple[Text, ...] = ()
+    source_bootstrap_servers: Text | None = None  # the home region's cluster, from its stack's outputs
 
 
 class SubjectInfo(_Record):
