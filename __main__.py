@@ -9,7 +9,7 @@ from k2infra.components import AppAccess, AppUserAccount, DockerPlatform, Exchan
 from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
-from k2infra.program import StackConfig, check_changes, export_stack_outputs, tune_sdk
+from k2infra.program import StackConfig, check_changes, check_flows, export_stack_outputs, tune_sdk
 from k2infra.program.users import declared_users
 from k2infra.providers.kafka import kafka_provider
 from k2infra.providers.published_outputs import PublishedOutputs
@@ -22,6 +22,7 @@ try:
 except TopologyError as err:
     raise pulumi.RunError(str(err)) from None
 plan = check_changes(config, topology)  # refuses data-losing changes before anything is declared
+flows = check_flows(config, topology)  # regions: the home stacks' outputs; their schema ids decode here
 
 keep_off = deletable(topology, plan, throwaway=settings.allow_topic_deletion)  # all others: retain_on_delete
 
@@ -64,7 +65,7 @@ outputs = export_stack_outputs(
         "retained_topics": sorted(t.name for t in [*plan.retain, *plan.release]),
         "retained_subjects": sorted(s.subject for s in [*plan.retain_subjects, *plan.release_subjects]),
         "region": topology.region,
-        "replication": [vars(flow) for flow in topology.replication],
+        "replication": [source.to_output() for source in flows],
     },
     topics=topic_records([t for group in exchanges for t in group.applied(desired)]),
     subjects=subjects.outputs(topology.subjects),

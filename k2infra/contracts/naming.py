@@ -123,6 +123,14 @@ def in_k2_namespace(name: str, legacy_names: Collection[str]) -> bool:
 
 
 # Pulumi type tokens of the K2 components: the policy pack reads the environment from their props.
+def region_stack(stack: str, region: str, other: str) -> str:
+    """The stack of region `other`, named as `stack` is for `region`: prod-apac -> prod-us-east (docs/regions.md).
+    A stack whose name does not end in its region is named <stack>-<other>'s way: its prefix is the whole name."""
+    suffix = f"-{region}"
+    prefix = stack[: -len(suffix)] if stack.endswith(suffix) and len(stack) > len(suffix) else stack
+    return f"{prefix}-{other}"
+
+
 EXCHANGE_TOPICS_TYPE = "k2:market:ExchangeTopics"
 SCHEMA_SUBJECTS_TYPE = "k2:market:SchemaSubjects"
 DOCKER_PLATFORM_TYPE = "k2:platform:DockerPlatform"

@@ -98,6 +98,8 @@ class StackSettings:
     unpublish_on_destroy: bool = False
     # With topics.yaml's regions: the region this stack's cluster serves (its home and mirrored topics).
     region: str | None = None
+    # Where the flows into this region run in prod: an existing Kafka Connect cluster's REST API (k2:connectUrl).
+    connect_url: str | None = None
 
     @classmethod
     def from_values(cls, stack: str, get: Callable[[str], Any]) -> StackSettings:
@@ -133,6 +135,7 @@ class StackSettings:
             publish_outputs=values.location("publishOutputs"),
             unpublish_on_destroy=values.flag("unpublishOnDestroy"),
             region=values.text("region"),
+            connect_url=values.text("connectUrl"),
         )
 
     @classmethod

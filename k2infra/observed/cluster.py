@@ -157,6 +157,27 @@ def registered_versions(url: str, subjects: Iterable[str], basic_auth: str | Non
     return out
 
 
+def schemas_by_id(url: str, ids: Iterable[int], basic_auth: str | None = None, timeout: float = 10,
+                  ca_pem: str | None = None) -> dict[int, str | None]:
+    """Schema id -> the schema the registry holds under it (None: no such id)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    client = SchemaRegistryClient(registry_client_settings(url, basic_auth, ca_pem, timeout))
+    out: dict[int, str | None] = {}
+    for schema_id in sorted(set(ids)):
+        try:
+            out[schema_id] = client.get_schema(schema_id).schema_str
+        except Exception as err:
+            if getattr(err, "http_status_code", None) == 404 and getattr(err, "error_code", 0) // 100 == 404:
+                out[schema_id] = None
+                continue
+            failure = registry_failure(url, err)
+            if failure is None:
+                raise
+            raise failure from None
+    return out
+
+
 def end_offsets(conf: Mapping[str, Any], partitions: Mapping[str, int], timeout: float = 15) -> dict[str, list[int]]:
     """Topic -> the end (high watermark) offset of each partition."""
     from confluent_kafka import TopicPartition

@@ -28,6 +28,7 @@ from k2infra.model.plan import ObservedTopic, Plan, plan_changes
 from k2infra.observed.cluster import ObservedCluster, Unreachable, observe_acls, observe_cluster, registered_versions
 from k2infra.observed.measure import measured
 from k2infra.observed.stack_record import StackRecord, parse_export
+from k2infra.program.regions import FlowSource, check_schema_ids, flow_sources
 from k2infra.program.stack_config import StackConfig
 
 NOTHING_CHANGED = "Nothing was changed"
@@ -79,6 +80,16 @@ def check_changes(config: StackConfig, topology: Topology) -> Plan:
                     f"{len(plan.unchanged)} unchanged, {len(plan.retain)} retained, {len(plan.delete)} to delete; "
                     f"subjects: {len(plan.retain_subjects)} retained, {len(plan.delete_subjects)} to delete")
     return plan
+
+
+def check_flows(config: StackConfig, topology: Topology) -> list[FlowSource]:
+    """Regions: each flow into the stack's region with its home stack's outputs, and its schema ids checked to
+    decode in this region's registry (k2infra/program/regions.py)."""
+    sources = flow_sources(topology, config.settings.stack, Path.cwd())
+    if sources:
+        check_schema_ids(sources, config.settings.schema_registry_url, _reveal(config.registry_basic_auth()),
+                         _reveal(config.secrets.ca_cert))
+    return sources
 
 
 def _check_stack_files(config: StackConfig, topology: Topology) -> None:
