@@ -32,13 +32,16 @@ def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: 
     if as_json:
         out.print_json(json.dumps(topo.to_dict()))
         return
-    topics = Table(title=f"{len(topo.topics)} topics ({topo.environment})")
+    where = f"{topo.environment}, region {topo.region}" if topo.region else topo.environment
+    homes = any(t.home_region for t in topo.topics)
+    topics = Table(title=f"{len(topo.topics)} topics ({where})")
     topics.add_column("topic", no_wrap=True)
-    for column in ("partitions", "replication", "config"):
+    for column in ("partitions", "replication", *(("home region",) if homes else ()), "config"):
         topics.add_column(column)
     for t in topo.topics:
         config_text = ", ".join(f"{k}={v}" for k, v in sorted(t.config.items()))
-        topics.add_row(t.name, str(t.partitions), str(t.replication_factor), config_text)
+        home = ((f"{t.home_region} (mirrored)" if t.mirrored else str(t.home_region)),) if homes else ()
+        topics.add_row(t.name, str(t.partitions), str(t.replication_factor), *home, config_text)
     subjects = Table(title=f"{len(topo.subjects)} subjects")
     subjects.add_column("subject", no_wrap=True)
     for column in ("schema", "compatibility", "topics"):
@@ -47,6 +50,9 @@ def topology(config: ConfigOption = TOPICS, stack: StackOption = None, as_json: 
         subjects.add_row(s.subject, s.schema_file, s.compatibility, "\n".join(s.topics))
     out.print(topics)
     out.print(subjects)
+    for flow in topo.replication:
+        out.print(f"replication {flow.name}: {len(flow.topics)} topics (MirrorMaker 2, identity names)",
+                  highlight=False)
 
 
 def validate(config: ConfigOption = TOPICS, stack: StackOption = None) -> None:

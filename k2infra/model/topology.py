@@ -76,8 +76,10 @@ class Topology:
         return group_by_exchange(self.topics)
 
     def to_dict(self, with_schemas: bool = False) -> dict[str, Any]:
+        regions = {"region": self.region, "replication": [vars(f) for f in self.replication]} if self.region else {}
         return {
             "environment": self.environment,
+            **regions,
             "topics": [t.to_dict() for t in self.topics],
             "subjects": [s.to_dict(with_schemas) for s in self.subjects],
             "exchanges": [e.to_dict() for e in self.exchanges],
