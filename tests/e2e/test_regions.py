@@ -1,0 +1,144 @@
+"""Regions on the real parts: three local regions (us-east and eu-west homes, apac aggregating both), each a Kafka
+cluster of its own with its own stack (`k2:region`) from one topics.yaml, all pointing at the environment's one
+registry; MirrorMaker 2 configured from nothing but the aggregating stack's published flows. K2's producers write
+trades in both home regions; a K2 consumer in the aggregate subscribed to every trades topic reads each
+acknowledged trade once, in per-symbol order, decoding through the registry. AdminClient is the witness of what
+each region's cluster holds."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from k2infra.clients import StackOutputs, SubscriptionBuilder, get_consumer, get_producer, load_stack_outputs
+from k2infra.local import LocalPlatform, PlatformState
+from k2infra.local.mirror import Flow, MirrorMaker, Region
+from k2infra.model import load_topology
+from tests.clients.samples import trade
+from tests.conftest import make_project, wait_for
+from tests.e2e.conftest import PulumiStack
+from tests.model.test_regions import REGIONAL
+
+REGIONS = ("us-east", "eu-west", "apac")
+HOMES = {"us-east": ("crypto", "binance"), "eu-west": ("equities", "lse")}
+SYMBOLS = [f"S{i:02d}" for i in range(12)]
+ROUNDS = 40
+DEADLINE = 120.0  # generous: three clusters and MirrorMaker on a busy 2-core machine
+
+
+@dataclass
+class Deployed:
+    platforms: dict[str, PlatformState]
+    stacks: dict[str, PulumiStack]
+    refused_first: str  # the aggregate's `up` before its homes were deployed
+    base: Path
+    outputs: dict[str, StackOutputs] = field(default_factory=dict)
+
+    def load_outputs(self, region: str) -> StackOutputs:
+        path = self.base / f"outputs-{region}.json"
+        path.write_text(json.dumps(self.stacks[region].outputs()))
+        self.outputs[region] = load_stack_outputs(path)
+        return self.outputs[region]
+
+
+@pytest.fixture(scope="module")
+def platforms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, PlatformState]]:
+    base = tmp_path_factory.mktemp("regions")
+    started: dict[str, LocalPlatform] = {}
+    try:
+        states = {}
+        for region in REGIONS:
+            started[region] = LocalPlatform(base / region)
+            states[region] = started[region].up(nodes=1, kafka_port=None, registry_port=None)
+        yield states
+    finally:
+        for platform in started.values():
+            platform.down(wipe=True)
+
+
+@pytest.fixture(scope="module")
+def deployed(platforms: dict[str, PlatformState], tmp_path_factory: pytest.TempPathFactory) -> Deployed:
+    base = tmp_path_factory.mktemp("region-stacks")
+    project = make_project(base / "project", REGIONAL)
+    registry = platforms["apac"].schema_registry_url  # the environment's one registry (docs/regions.md)
+    stacks = {r: PulumiStack(project, base / "backend", f"dev-{r}").init({
+        "k2:environment": "dev", "k2:cluster": "local", "k2:region": r,
+        "k2:bootstrapServers": platforms[r].bootstrap_servers, "k2:schemaRegistryUrl": registry})
+        for r in REGIONS}
+    early = stacks["apac"].up(check=False)
+    assert early.returncode != 0
+    for region in REGIONS:
+        stacks[region].up()
+    return Deployed(platforms, stacks, early.stdout + early.stderr, base)
+
+
+def market_topics(state: PlatformState) -> dict[str, int]:
+    admin = AdminClient({"bootstrap.servers": state.bootstrap_servers})
+    listed = admin.list_topics(timeout=60).topics
+    return {name: len(t.partitions) for name, t in listed.items() if name.startswith("market.")}
+
+
+def test_the_aggregate_is_refused_until_its_homes_are_deployed(deployed):
+    assert "cannot read the outputs of" in deployed.refused_first and "pulumi up --stack dev-" in \
+        deployed.refused_first, deployed.refused_first
+    assert "Refused, nothing was changed" in deployed.refused_first
+
+
+def test_each_region_holds_its_home_topics_and_the_aggregate_mirrors_them_all(deployed):
+    every = load_topology(deployed.stacks["apac"].project / "topics.yaml", "dev")
+    on = {r: market_topics(deployed.platforms[r]) for r in REGIONS}
+    for region, (_, exchange) in HOMES.items():
+        assert set(on[region]) == {t.name for t in every.topics if t.exchange == exchange}
+    assert on["apac"] == {t.name: t.partitions for t in every.topics}  # home asx plus every mirror
+    for region in HOMES:
+        for name, partitions in on[region].items():
+            assert on["apac"][name] == partitions  # per-symbol order needs the same partitioning
+    outputs = deployed.load_outputs("apac")
+    assert {f.source for f in outputs.replication} == set(HOMES)
+    assert all(f.source_bootstrap_servers == deployed.platforms[f.source].bootstrap_servers
+               for f in outputs.replication)
+
+
+def flows_of(outputs: StackOutputs, target: PlatformState) -> list[Flow]:
+    """MirrorMaker's flows from nothing but the aggregate's published outputs."""
+    here = Region(str(outputs.region), target.bootstrap_servers)
+    return [Flow(Region(f.source, str(f.source_bootstrap_servers)), here, f.topics) for f in outputs.replication]
+
+
+def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, tmp_path):
+    apac = deployed.outputs.get("apac") or deployed.load_outputs("apac")
+    mirror = MirrorMaker(tmp_path / "mirrormaker", flows_of(apac, deployed.platforms["apac"]))
+    mirror.start(timeout=DEADLINE * 2)
+    try:
+        run = uuid.uuid4().hex[:6]
+        acked: set[tuple[str, str, int]] = set()
+        for region, (_, exchange) in HOMES.items():
+            outputs = deployed.outputs.get(region) or deployed.load_outputs(region)
+            with get_producer("trades", outputs, delivery_reports="all") as producer:
+                for seq in range(ROUNDS):
+                    for symbol in SYMBOLS:
+                        producer.produce(f"market.{HOMES[region][0]}.trades.{exchange}",
+                                         trade(f"{run}{symbol}", exchange, seq),
+                                         on_delivery=lambda err, msg, key=(exchange, f"{run}{symbol}", seq):
+                                         acked.add(key) if err is None else None)
+                assert producer.flush(60) == 0
+        assert len(acked) == len(HOMES) * ROUNDS * len(SYMBOLS)
+        seen: dict[tuple[str, str], list[int]] = {}
+        pattern = SubscriptionBuilder(apac).subscribe_to_data_type("trades")  # asx, lse and binance alike
+        with get_consumer(f"regions-{run}", pattern, apac, auto_offset_reset="earliest") as consumer:
+            def read_all() -> bool:
+                consumer.process(lambda r: seen.setdefault((r.value["exchange"], r.value["symbol"]), []).append(
+                    r.value["sequence_number"]) if r.value["symbol"].startswith(run) else None, timeout=0.5)
+                return sum(len(v) for v in seen.values()) >= len(acked)
+
+            wait_for(read_all, f"{len(acked)} trades in apac", DEADLINE * 2, every=0)
+        assert {(ex, sym, s) for (ex, sym), seqs in seen.items() for s in seqs} == acked
+        assert all(seqs == sorted(seqs) and len(seqs) == len(set(seqs)) for seqs in seen.values())  # once, in order
+    finally:
+        mirror.stop()
