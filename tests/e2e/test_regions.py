@@ -1,6 +1,7 @@
-"""Regions on the real parts: three local regions (us-east and eu-west homes, apac aggregating both), each a Kafka
-cluster of its own with its own stack (`k2:region`) from one topics.yaml, all pointing at the environment's one
-registry; MirrorMaker 2 configured from nothing but the aggregating stack's published flows. K2's producers write
+"""Regions on the real parts: three local regions (us-east and eu-west homes, apac aggregating both) started by
+`k2 local up --regions`, each a Kafka cluster of its own with its own stack (`k2:region`) from one topics.yaml, all
+pointing at the environment's one registry; MirrorMaker 2 started by the same command once the aggregate's
+`pulumi up` created the mirrors, with the flows the aggregate publishes. K2's producers write
 trades in both home regions; a K2 consumer in the aggregate subscribed to every trades topic reads each
 acknowledged trade once, in per-symbol order, decoding through the registry. AdminClient is the witness of what
 each region's cluster holds."""
@@ -8,6 +9,7 @@ each region's cluster holds."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,11 +19,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from k2infra.clients import StackOutputs, SubscriptionBuilder, get_consumer, get_producer, load_stack_outputs
-from k2infra.local import LocalPlatform, PlatformState
-from k2infra.local.mirror import Flow, MirrorMaker, Region
+from k2infra.local import PlatformState
+from k2infra.local.regions import RegionalPlatforms
 from k2infra.model import load_topology
 from tests.clients.samples import trade
-from tests.conftest import make_project, wait_for
+from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiStack
 from tests.model.test_regions import REGIONAL
 
@@ -47,25 +49,36 @@ class Deployed:
         return self.outputs[region]
 
 
+def k2_local(base: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(ROOT / "bin" / "k2"), "local", *args, "--regions", "--dir", str(base / "platforms"),
+                           "--config", str(project / "topics.yaml")], capture_output=True, text=True, timeout=900)
+    print(done.stdout, done.stderr)
+    return done
+
+
 @pytest.fixture(scope="module")
-def platforms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, PlatformState]]:
-    base = tmp_path_factory.mktemp("regions")
-    started: dict[str, LocalPlatform] = {}
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("region-project") / "project", REGIONAL)
+
+
+@pytest.fixture(scope="module")
+def platforms(project: Path) -> Iterator[dict[str, PlatformState]]:
+    base = project.parent
     try:
-        states = {}
-        for region in REGIONS:
-            started[region] = LocalPlatform(base / region)
-            states[region] = started[region].up(nodes=1, kafka_port=None, registry_port=None)
-        yield states
+        up = k2_local(base, project, "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "MirrorMaker 2: no flow yet" in up.stdout  # no mirror exists yet: MirrorMaker would create them
+        regional = RegionalPlatforms(base / "platforms")
+        states = {r: regional.platform(r).state() for r in REGIONS}
+        assert all(states.values())
+        yield {r: s for r, s in states.items() if s is not None}
     finally:
-        for platform in started.values():
-            platform.down(wipe=True)
+        k2_local(base, project, "down", "--wipe")
 
 
 @pytest.fixture(scope="module")
-def deployed(platforms: dict[str, PlatformState], tmp_path_factory: pytest.TempPathFactory) -> Deployed:
-    base = tmp_path_factory.mktemp("region-stacks")
-    project = make_project(base / "project", REGIONAL)
+def deployed(platforms: dict[str, PlatformState], project: Path) -> Deployed:
+    base = project.parent
     registry = platforms["apac"].schema_registry_url  # the environment's one registry (docs/regions.md)
     stacks = {r: PulumiStack(project, base / "backend", f"dev-{r}").init({
         "k2:environment": "dev", "k2:cluster": "local", "k2:region": r,
@@ -105,16 +118,13 @@ def test_each_region_holds_its_home_topics_and_the_aggregate_mirrors_them_all(de
                for f in outputs.replication)
 
 
-def flows_of(outputs: StackOutputs, target: PlatformState) -> list[Flow]:
-    """MirrorMaker's flows from nothing but the aggregate's published outputs."""
-    here = Region(str(outputs.region), target.bootstrap_servers)
-    return [Flow(Region(f.source, str(f.source_bootstrap_servers)), here, f.topics) for f in outputs.replication]
-
-
-def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, tmp_path):
+def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, project):
     apac = deployed.outputs.get("apac") or deployed.load_outputs("apac")
-    mirror = MirrorMaker(tmp_path / "mirrormaker", flows_of(apac, deployed.platforms["apac"]))
-    mirror.start(timeout=DEADLINE * 2)
+    up = k2_local(project.parent, project, "up")  # the mirrors exist now: MirrorMaker starts for both flows
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert all(f"{f.source}->apac" in up.stdout.split("MirrorMaker 2:")[-1] for f in apac.replication)
+    again = k2_local(project.parent, project, "up")
+    assert "MirrorMaker already running" in again.stdout  # same flows: left alone
     try:
         run = uuid.uuid4().hex[:6]
         acked: set[tuple[str, str, int]] = set()
@@ -141,4 +151,4 @@ def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, 
         assert {(ex, sym, s) for (ex, sym), seqs in seen.items() for s in seqs} == acked
         assert all(seqs == sorted(seqs) and len(seqs) == len(set(seqs)) for seqs in seen.values())  # once, in order
     finally:
-        mirror.stop()
+        RegionalPlatforms(project.parent / "platforms").stop_mirror()
