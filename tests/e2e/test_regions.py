@@ -152,3 +152,21 @@ def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, 
         assert all(seqs == sorted(seqs) and len(seqs) == len(set(seqs)) for seqs in seen.values())  # once, in order
     finally:
         RegionalPlatforms(project.parent / "platforms").stop_mirror()
+
+
+def test_a_replication_cycle_is_refused_by_the_preview_at_its_line(deployed):
+    stack = deployed.stacks["apac"]
+    shipped = (stack.project / "topics.yaml").read_text()
+    cyclic = shipped.replace("    exchanges: [crypto.binance]\n", "    exchanges: [crypto.binance]\n"
+                             "    aggregates: [apac]\n", 1)
+    assert cyclic != shipped
+    try:
+        stack.set_topology(cyclic)
+        done = stack.run("preview", check=False)
+    finally:
+        stack.set_topology(shipped)
+    assert done.returncode != 0
+    line = cyclic.splitlines().index("    aggregates: [apac]") + 1
+    assert f"topics.yaml:{line}: regions.us-east.aggregates.[0]: replication cycle: apac -> us-east -> apac" in \
+        done.stdout + done.stderr, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
