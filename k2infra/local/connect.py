@@ -51,7 +51,8 @@ def worker_properties(bootstrap_servers: str, rest_port: int, group_id: str, rep
         # A region's login is referenced as ${file:<path>:<key>} in a connector config, resolved here.
         "config.providers": "file",
         "config.providers.file.class": FILE_CONFIG_PROVIDER,
-        **{f"{store}.storage.topic": f"{group_id}-{store}s" for store in ("config", "offset", "status")},
+        **{f"{store}.storage.topic": f"{group_id}-{topic}" for store, topic in (
+            ("config", "configs"), ("offset", "offsets"), ("status", "status"))},
         **{f"{store}.storage.replication.factor": str(replication_factor) for store in ("config", "offset", "status")},
         "offset.storage.partitions": "5",   # Kafka's 25 and 5 are for a fleet of connectors
         "status.storage.partitions": "1",
