@@ -134,6 +134,7 @@ def region_stack(stack: str, region: str, other: str) -> str:
 EXCHANGE_TOPICS_TYPE = "k2:market:ExchangeTopics"
 SCHEMA_SUBJECTS_TYPE = "k2:market:SchemaSubjects"
 DOCKER_PLATFORM_TYPE = "k2:platform:DockerPlatform"
+MIRROR_CONNECTORS_TYPE = "k2:regions:MirrorConnectors"
 # Pulumi type tokens of the resources K2 declares (the state reader and the policy pack look for them).
 KAFKA_TOPIC_TYPE = "kafka:index/topic:Topic"
 DYNAMIC_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"  # the schema subjects

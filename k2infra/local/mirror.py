@@ -5,13 +5,21 @@ aggregate it (issue 23)."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from k2infra.contracts.replication import (
+    IDENTITY_POLICY,
+    LOCAL_INTERVALS,
+    Intervals,
+    MirrorFlow,
+    MirrorOptions,
+    RegionCluster,
+    exact_names,
+    mirror_settings,
+)
 from k2infra.local.processes import (
     PlatformError,
     ProcessRecord,
@@ -42,112 +50,127 @@ logger.scheduler.level = WARN
 """
 
 
-@dataclass(frozen=True)
-class Region:
-    """A region's cluster as MirrorMaker names it: the alias is the region's name."""
-
-    name: str
-    bootstrap_servers: str
-
-
-@dataclass(frozen=True)
-class Flow:
-    """Replication of a home region's topics (exact names) into a region that aggregates it."""
-
-    source: Region
-    target: Region
-    topics: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return f"{self.source.name}->{self.target.name}"
+# The local platform's regions and flows are the contract's (k2infra.contracts.replication): one definition of
+# the settings for dedicated mode here and for the connectors K2 declares on a Kafka Connect cluster in prod.
+Region = RegionCluster
+Flow = MirrorFlow
+exact_topics = exact_names
 
 
 @dataclass(frozen=True)
 class Timings:
-    """How often MirrorMaker looks again. Kafka's defaults (10 min for new topics and groups, 60 s for checkpoints)
-    suit a fleet; a local platform and its tests want seconds."""
+    """How often MirrorMaker looks again, and how fast a restarted worker rejoins. Kafka's defaults (10 min for new
+    topics and groups, 60 s for checkpoints) suit a fleet; a local platform and its tests want seconds."""
 
-    refresh_seconds: int = 5        # refresh.topics / refresh.groups: new topics, partitions and groups
-    checkpoint_seconds: int = 1     # emit.checkpoints and sync.group.offsets: a failover's offsets are this fresh
-    heartbeat_seconds: int = 1      # emit.heartbeats: the seconds-behind signal's resolution
+    refresh_seconds: int = LOCAL_INTERVALS.refresh_seconds        # new topics, partitions and groups
+    checkpoint_seconds: int = LOCAL_INTERVALS.checkpoint_seconds  # a failover's offsets are this fresh
+    heartbeat_seconds: int = LOCAL_INTERVALS.heartbeat_seconds    # the seconds-behind signal's resolution
     offset_flush_ms: int = 2_000    # at-least-once only: how much a crash re-sends (exactly-once commits with the data)
     # A restarted worker joins under a new member id: the killed member must leave the group first (Connect's
     # defaults: 60 s rebalance timeout, 10 s session; tasks of a lost worker held up to 5 min).
     rebalance_timeout_ms: int = 10_000
     session_timeout_ms: int = 6_000   # the broker's minimum (group.min.session.timeout.ms)
     lost_task_delay_ms: int = 5_000   # scheduled.rebalance.max.delay.ms: a lost worker's tasks move in 5 s, not 5 min
+    transaction_timeout_ms: int = 10_000  # a killed task's open transaction holds back readers this long (60 s)
+
+    @property
+    def intervals(self) -> Intervals:
+        return Intervals(self.refresh_seconds, self.checkpoint_seconds, self.heartbeat_seconds)
+
+    def worker_settings(self) -> dict[str, str]:
+        """A Connect worker's group and offset timings (MirrorMaker's dedicated workers, k2infra.local.connect)."""
+        return {"offset.flush.interval.ms": str(self.offset_flush_ms),
+                "rebalance.timeout.ms": str(self.rebalance_timeout_ms),
+                "session.timeout.ms": str(self.session_timeout_ms),
+                "heartbeat.interval.ms": str(self.session_timeout_ms // 3),
+                "scheduled.rebalance.max.delay.ms": str(self.lost_task_delay_ms)}
 
 
-def exact_topics(topics: Iterable[str]) -> str:
-    """MirrorMaker's `topics` is a list of Java regexes, each matched against the whole name: one per topic, dots
-    escaped, so `market.equities.trades.asx` matches no other name."""
-    return ", ".join(re.escape(t) for t in sorted(set(topics)))
+def flow_properties(flow: Flow, options: MirrorOptions) -> dict[str, str]:
+    """A flow's settings, as its three connectors get them on a Connect cluster, prefixed `<source>-><target>.`:
+    MirrorMaker gives each connector of the flow those keys (its own and the others', which it ignores)."""
+    merged: dict[str, str] = {}
+    for settings in mirror_settings(flow, options).values():
+        for key, value in settings.items():
+            assert merged.setdefault(key, value) == value, f"two connectors of a flow disagree on {key}"
+    return {f"{flow.name}.{key}": value for key, value in merged.items()}
 
 
 def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True, replication_factor: int = 1,
                    timings: Timings = Timings()) -> dict[str, str]:
-    """The mm2.properties of a dedicated MirrorMaker for `flows` (each setting's reason beside it)."""
+    """The mm2.properties of a dedicated MirrorMaker for `flows`: each flow's settings from the contract, and
+    what only a dedicated process needs (its clusters, workers and internal REST server)."""
     regions = {r.name: r for f in flows for r in (f.source, f.target)}
-    wanted = {f.name: f for f in flows}
+    if any(r.login is not None for r in regions.values()):
+        raise PlatformError("MirrorMaker in dedicated mode runs local regions only, which have no login")
+    wanted = {f.name for f in flows}
+    options = MirrorOptions(exactly_once, replication_factor, timings.intervals)
     props: dict[str, object] = {
         "clusters": ", ".join(regions),
-        # Mirrored topics keep their names: the subscription patterns read the aggregate unchanged. No cycle is
-        # possible because K2 refuses cyclic regions (the identity policy cannot tell a topic's origin).
-        "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
-        # K2 owns the mirrored topics' configs and ACLs (the target environment's settings), not the home region.
-        "sync.topic.configs.enabled": "false",
-        "sync.topic.acls.enabled": "false",
-        # Consumer-group failover: checkpoints (offsets translated through the offset syncs) and the groups'
-        # offsets written on the target while the group has no members there.
-        "emit.checkpoints.enabled": "true",
-        "sync.group.offsets.enabled": "true",
-        "emit.heartbeats.enabled": "true",
-        # The offset syncs in the aggregating region: MirrorMaker then writes nothing into a home region.
-        "offset-syncs.topic.location": "target",
-        "refresh.topics.interval.seconds": timings.refresh_seconds,
-        "refresh.groups.interval.seconds": timings.refresh_seconds,
-        "emit.checkpoints.interval.seconds": timings.checkpoint_seconds,
-        "sync.group.offsets.interval.seconds": timings.checkpoint_seconds,
-        "emit.heartbeats.interval.seconds": timings.heartbeat_seconds,
-        "offset.flush.interval.ms": timings.offset_flush_ms,
-        "rebalance.timeout.ms": timings.rebalance_timeout_ms,
-        "session.timeout.ms": timings.session_timeout_ms,
-        "heartbeat.interval.ms": timings.session_timeout_ms // 3,
-        "scheduled.rebalance.max.delay.ms": timings.lost_task_delay_ms,
+        # Also the default of every pair the flows leave off (their heartbeats), and what the workers' MirrorClient
+        # reads: the same identity names as each flow's connectors.
+        "replication.policy.class": IDENTITY_POLICY,
+        **timings.worker_settings(),
         # KIP-710: the workers' internal REST server (follower -> leader task configs); KIP-618 needs it.
         "dedicated.mode.enable.internal.rest": "true",
         "listeners": f"http://127.0.0.1:{rest_port}",
-        # Its own topics (Connect's configs/offsets/status, checkpoints, heartbeats, offset syncs): as many
-        # replicas as the region has brokers (1 on a one-node local cluster).
+        # The workers' own topics (Connect's configs/offsets/status): as many replicas as the region has brokers
+        # (1 on a one-node local cluster).
         **{f"{topic}.replication.factor": replication_factor for topic in (
-            "config.storage", "offset.storage", "status.storage", "checkpoints.topic", "heartbeats.topic",
-            "offset-syncs.topic")},
-        "replication.factor": replication_factor,
+            "config.storage", "offset.storage", "status.storage")},
     }
     for region in regions.values():
         props[f"{region.name}.bootstrap.servers"] = region.bootstrap_servers
     for source in regions:
         for target in regions:
-            if source != target:  # every other pair explicitly off: no flow K2 did not derive
-                props[f"{source}->{target}.enabled"] = "true" if f"{source}->{target}" in wanted else "false"
+            pair = f"{source}->{target}"
+            if source != target and pair not in wanted:  # every other pair off, heartbeats included (MirrorMaker
+                props[f"{pair}.enabled"] = "false"        # runs a pair's heartbeats even when it is disabled)
+                props[f"{pair}.emit.heartbeats.enabled"] = "false"
+            elif source != target:
+                props[f"{pair}.enabled"] = "true"
     for flow in flows:
-        props[f"{flow.name}.topics"] = exact_topics(flow.topics)
+        props |= flow_properties(flow, options)
         if exactly_once:
-            # KIP-618: the target's worker writes each batch and its source offsets in one transaction, so a
-            # crash re-sends nothing a read_committed consumer sees; and aborted home transactions stay out.
+            # KIP-618 on the target's workers: each batch and its source offsets in one transaction.
             props[f"{flow.target.name}.exactly.once.source.support"] = "enabled"
             # A killed worker's open transaction holds back read_committed readers of its topics (the worker's
             # own offsets/configs included) until it times out: 60 s by default, 10 s here.
-            props[f"{flow.target.name}.producer.transaction.timeout.ms"] = "10000"
-            props[f"{flow.target.name}.transaction.timeout.ms"] = "10000"
-            props[f"{flow.source.name}.consumer.isolation.level"] = "read_committed"
+            props[f"{flow.target.name}.producer.transaction.timeout.ms"] = timings.transaction_timeout_ms
+            props[f"{flow.target.name}.transaction.timeout.ms"] = timings.transaction_timeout_ms
     return {k: str(v) for k, v in props.items()}
 
 
 def properties_text(props: dict[str, str]) -> str:
     """java.util.Properties syntax: a backslash is an escape there, so the regexes' `\\.` is written `\\\\.`."""
     return "".join(f"{k}={v.replace(chr(92), chr(92) * 2)}\n" for k, v in props.items())
+
+
+def mirror_classpath(lib: Path | None) -> str:
+    """The classpath of MirrorMaker's and Connect's jars (K2_MIRROR_LIB), or an error saying how to get them."""
+    if lib is None:
+        raise PlatformError("K2_MIRROR_LIB is not set, so the MirrorMaker jars cannot be found: "
+                            "run scripts/bootstrap first, then `. scripts/env.sh`")
+    if not lib.is_dir():
+        raise PlatformError(f"MirrorMaker jars not found at {lib!s}: run scripts/bootstrap first")
+    return f"{lib}/*"
+
+
+def java_command(log4j2: Path, lib: Path | None) -> list[str]:
+    """java and its options for a Connect process (MirrorMaker, a Connect worker), before the main class."""
+    return [find_java(17), "-Xms64m", "-Xmx384m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j2}",
+            "-cp", mirror_classpath(lib)]
+
+
+def kill_process(process: ProcessRecord | None, what: str, timeout: float) -> None:
+    """SIGKILL, as a crash would, and wait until the process is gone (its connections closed)."""
+    if process is None or not process.signal(signal.SIGKILL):
+        raise PlatformError(f"{what} is not running")
+    deadline = time.monotonic() + timeout
+    while not process.gone():
+        if time.monotonic() > deadline:
+            raise PlatformError(f"{what} (pid {process.pid}) still there {timeout:.0f}s after SIGKILL")
+        time.sleep(0.05)
 
 
 @dataclass
@@ -172,14 +195,6 @@ class MirrorMaker:
     def targets(self) -> list[str]:
         return sorted({f.target.name for f in self.flows})
 
-    def _classpath(self) -> str:
-        if self.lib is None:
-            raise PlatformError("K2_MIRROR_LIB is not set, so the MirrorMaker jars cannot be found: "
-                                "run scripts/bootstrap first, then `. scripts/env.sh`")
-        if not self.lib.is_dir():
-            raise PlatformError(f"MirrorMaker jars not found at {self.lib!s}: run scripts/bootstrap first")
-        return f"{self.lib}/*"
-
     def _write_config(self) -> Path:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         props = mm2_properties(self.flows, free_ports(1)[0], self.exactly_once, self.replication_factor,
@@ -193,9 +208,8 @@ class MirrorMaker:
         if self.process is not None and self.process.running():
             raise PlatformError(f"MirrorMaker already runs (pid {self.process.pid})")
         config = self._write_config()
-        args = [find_java(17), "-Xms64m", "-Xmx384m", "-XX:+UseG1GC",
-                f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
-                "-cp", self._classpath(), MAIN_CLASS, str(config), "--clusters", *self.targets]
+        args = [*java_command(self.base_dir / "log4j2.properties", self.lib), MAIN_CLASS, str(config),
+                "--clusters", *self.targets]
         self.started_at_ms = int(time.time() * 1000)
         self.process = ProcessRecord.of_child(start_process(args, self.log), args)
         self.wait_ready(timeout)
@@ -224,13 +238,7 @@ class MirrorMaker:
 
     def kill(self, timeout: float = 30) -> None:
         """SIGKILL, as a crash would, and wait until the process is gone (its connections closed)."""
-        if self.process is None or not self.process.signal(signal.SIGKILL):
-            raise PlatformError("MirrorMaker is not running")
-        deadline = time.monotonic() + timeout
-        while not self.process.gone():
-            if time.monotonic() > deadline:
-                raise PlatformError(f"MirrorMaker (pid {self.process.pid}) still there {timeout:.0f}s after SIGKILL")
-            time.sleep(0.05)
+        kill_process(self.process, "MirrorMaker", timeout)
         self.process = None
 
 

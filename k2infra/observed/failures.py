@@ -160,6 +160,32 @@ def registry_failure(url: str, error: BaseException) -> Unreachable | None:
     return None
 
 
+CONNECT_DOWN = ("check that the Kafka Connect cluster runs and that its REST API answers at that URL (curl <url>/), "
+                "or correct the Connect URL the stack declares the connectors on")
+CONNECT_PATH = "the URL must be the base of Kafka Connect's REST API (GET <url>/ answers its version)"
+
+
+def connect_failure(url: str, error: BaseException, status: int | None = None, message: str = "") -> Unreachable:
+    """The Unreachable (or subclass) for a Kafka Connect REST call that failed: no answer (`error`, an httpx or
+    OS error), or an HTTP `status` with Connect's own `message`."""
+    if status is None:
+        reason = str(error) or type(error).__name__
+        if any(isinstance(err, ssl.SSLError) for err in _causes(error)):
+            return TlsFailed(f"TLS with Kafka Connect at {url} failed ({reason}): its certificate must be valid for "
+                             "that host and signed by a CA this machine trusts")
+        return Unreachable(f"cannot reach Kafka Connect at {url} ({reason}): {CONNECT_DOWN}")
+    said = f"HTTP {status}" + (f": {message}" if message else "")
+    if status == 401:
+        return AuthenticationFailed(f"Kafka Connect at {url} asks for credentials ({said}): let K2's deployer "
+                                    "reach its REST API (K2 sends none)")
+    if status == 403:
+        return NotAuthorized(f"Kafka Connect at {url} denied access ({said}): allow K2's deployer to manage "
+                             "connectors named k2.*")
+    if status == 404:
+        return NotFound(f"no Kafka Connect REST API at {url} ({said}): {CONNECT_PATH}")
+    return Unreachable(f"Kafka Connect at {url} failed the request ({said}): {CONNECT_DOWN}")
+
+
 def _causes(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = error

@@ -1,5 +1,5 @@
-"""The one retry helper for Kafka calls: call until it succeeds, a failure is not retriable, or a deadline passes,
-waiting a little longer after each failure (from 0.2 s, doubling, at most 1 s).
+"""The one retry helper for Kafka calls (and Kafka Connect's REST API): call until it succeeds, a failure is not
+retriable, or a deadline passes, waiting a little longer after each failure (from 0.2 s, doubling, at most 1 s).
 
 What counts as retriable is the caller's to say when it knows better (a transaction that must be aborted, an
 error that only librdkafka's error_cb reported); by default it is what a busy or freshly started broker answers
@@ -42,19 +42,22 @@ def retriable(error: Any) -> bool:
 
 
 def retrying(call: Callable[[], T], *, deadline_seconds: float, give_up: Callable[[Exception, Any], Exception],
-             retry_if: Callable[[Any], bool] = retriable, sleep: Callable[[float], Any] = time.sleep) -> T:
+             retry_if: Callable[[Any], bool] = retriable, sleep: Callable[[float], Any] = time.sleep,
+             errors: tuple[type[Exception], ...] = (), error_of: Callable[[Exception], Any] = kafka_error) -> T:
     """`call()`'s result. A KafkaException that `retry_if` (given its KafkaError, or None) calls retriable is
     retried until `deadline_seconds` have passed; then, or for any other, `give_up(exception, its KafkaError)` is
-    raised. `sleep` waits between tries (a client's poll, to serve its callbacks meanwhile)."""
+    raised. `sleep` waits between tries (a client's poll, to serve its callbacks meanwhile). Other calls name the
+    exceptions they handle (`errors`) and what of one `retry_if` and `give_up` judge (`error_of`)."""
     from confluent_kafka import KafkaException
 
+    handled = errors or (KafkaException,)
     deadline = time.monotonic() + deadline_seconds
     wait = FIRST_WAIT
     while True:
         try:
             return call()
-        except KafkaException as err:
-            error = kafka_error(err)
+        except handled as err:
+            error = error_of(err)
             left = deadline - time.monotonic()
             if not retry_if(error) or left <= 0:
                 raise give_up(err, error) from None
