@@ -5,11 +5,20 @@ Only wiring: stack config in, safety checks, components declared from the pure m
 
 import pulumi
 
-from k2infra.components import AppAccess, AppUserAccount, DockerPlatform, ExchangeTopics, SchemaSubjects, topic_records
+from k2infra.components import (
+    AppAccess,
+    AppUserAccount,
+    DockerPlatform,
+    ExchangeTopics,
+    MirrorConnectors,
+    SchemaSubjects,
+    topic_records,
+)
 from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
 from k2infra.program import StackConfig, check_changes, check_flows, export_stack_outputs, tune_sdk
+from k2infra.program.regions import checkpointed_groups, mirror_options
 from k2infra.program.users import declared_users
 from k2infra.providers.kafka import kafka_provider
 from k2infra.providers.published_outputs import PublishedOutputs
@@ -50,6 +59,16 @@ access = [AppAccess(app, environment=topology.environment, opts=pulumi.ResourceO
 # Each app's SCRAM user and credential source, where the environment manages users (k2infra/program/users.py).
 users = [AppUserAccount(user, source=source, environment=topology.environment, provider=provider)
          for user, source in declared_users(topology, settings.stack)]
+
+# Regions in prod: the flows into this region as MirrorMaker 2 connectors on an existing Kafka Connect cluster,
+# once their mirrors exist (the local platform runs a dedicated MirrorMaker instead: `k2 local up --regions`).
+mirrors = [MirrorConnectors(f"replication-{s.flow.source}", s.flow, connect_url=settings.connect_url,
+                            source_bootstrap_servers=str(s.outputs.bootstrap_servers),
+                            target_bootstrap_servers=",".join(settings.bootstrap_servers),
+                            groups=checkpointed_groups(topology, s.flow),
+                            options=mirror_options(topology, local=settings.cluster == "local"),
+                            opts=pulumi.ResourceOptions(depends_on=exchanges))
+           for s in flows] if settings.connect_url else []
 
 desired = {t.name for t in topology.topics}
 outputs = export_stack_outputs(

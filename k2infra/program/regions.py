@@ -18,6 +18,7 @@ import pulumi
 from k2infra.backend.stack_state import StackStateError, read_outputs
 from k2infra.contracts.naming import region_stack
 from k2infra.contracts.outputs import StackOutputs, StackOutputsError
+from k2infra.contracts.replication import LOCAL_INTERVALS, Intervals, MirrorOptions
 from k2infra.model import Topology
 from k2infra.model.avro_files import same_schema
 from k2infra.model.regions import ReplicationFlow
@@ -36,6 +37,18 @@ class FlowSource:
         """The flow as the stack outputs publish it (k2infra.contracts.outputs.FlowInfo)."""
         return {"source": self.flow.source, "target": self.flow.target, "topics": list(self.flow.topics),
                 "source_bootstrap_servers": self.outputs.bootstrap_servers}
+
+
+def checkpointed_groups(topology: Topology, flow: ReplicationFlow) -> tuple[str, ...]:
+    """The consumer groups of the apps that read the flow's topics: their offsets follow them (failover)."""
+    copied = set(flow.topics)
+    return tuple(sorted({a.group for a in topology.apps if a.group and copied & set(a.consumes)}))
+
+
+def mirror_options(topology: Topology, local: bool) -> MirrorOptions:
+    """MirrorMaker's own topics as replicated as the environment's; a cluster on this machine looks every second."""
+    replication = max((t.replication_factor for t in topology.topics), default=1)
+    return MirrorOptions(replication_factor=replication, intervals=LOCAL_INTERVALS if local else Intervals())
 
 
 def flow_sources(topology: Topology, stack: str, project_dir: Path) -> list[FlowSource]:

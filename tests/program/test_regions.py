@@ -102,3 +102,23 @@ def test_a_stack_of_another_region_is_named(regional, homes):
     homes[0]["dev-us-east"]["region"] = "eu-west"
     with pytest.raises(Exception, match=r"stack dev-us-east is region 'eu-west''s, not us-east's"):
         run_program(regional, {**LOCAL, "k2:region": "apac"}, stack="dev-apac")
+
+
+def test_with_a_connect_cluster_each_flow_becomes_three_connectors_after_its_mirrors(regional, homes):
+    run = run_program(regional, {**LOCAL, "k2:region": "apac", "k2:connectUrl": "http://connect:8083"},
+                      stack="dev-apac")
+    connectors = {r.name: r for r in run.of_type("pulumi-python:dynamic:Resource") if r.name.startswith("k2.")}
+    assert sorted(connectors) == sorted(f"k2.{src}.apac.{kind}" for src in ("us-east", "eu-west")
+                                        for kind in ("source", "checkpoint", "heartbeat"))
+    source = connectors["k2.eu-west.apac.source"].inputs
+    assert source["connect_url"] == "http://connect:8083"
+    assert source["config"]["topics"] == r"market\.equities\.quotes\.lse, market\.equities\.reference_data\.lse, " \
+                                         r"market\.equities\.trades\.lse"
+    assert source["config"]["source.cluster.bootstrap.servers"] == "eu-west.kafka:9092"
+    checkpoint = connectors["k2.us-east.apac.checkpoint"].inputs["config"]
+    assert checkpoint["groups"] == r"compliance\-monitor, crypto\-arbitrage, iceberg\-writer, reference\-loader"
+
+
+def test_without_a_connect_cluster_no_connector_is_declared(regional, homes):
+    run = run_program(regional, {**LOCAL, "k2:region": "apac"}, stack="dev-apac")
+    assert not [r for r in run.of_type("pulumi-python:dynamic:Resource") if r.name.startswith("k2.")]
