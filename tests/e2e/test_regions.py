@@ -170,3 +170,60 @@ def test_a_replication_cycle_is_refused_by_the_preview_at_its_line(deployed):
     assert f"topics.yaml:{line}: regions.us-east.aggregates.[0]: replication cycle: apac -> us-east -> apac" in \
         done.stdout + done.stderr, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+EURONEXT = '      euronext:\n        name: "Euronext"\n        partitions: 4\n\n  crypto:\n'
+
+
+def test_a_new_exchange_is_one_up_per_affected_stack_and_reaches_the_aggregate(deployed, project, tmp_path):
+    """The prod path on real parts: the aggregate's stack declares the flows as connectors on a Kafka Connect cluster;
+    a new exchange homed in eu-west is a topics.yaml edit, then `pulumi up` of eu-west and apac. us-east's preview
+    shows no change; apac's shows the new mirrors and the connectors' topics changing; the new exchange's trades
+    reach a K2 consumer in apac with no other step."""
+    from k2infra.local.connect import ConnectWorker
+
+    stacks = deployed.stacks
+    worker = ConnectWorker(tmp_path / "connect", deployed.platforms["apac"].bootstrap_servers)
+    worker.start(timeout=DEADLINE * 2)
+    shipped = (project / "topics.yaml").read_text()
+    try:
+        stacks["apac"].run("config", "set", "k2:connectUrl", worker.url)
+        stacks["apac"].up()  # the existing flows as connectors
+        edited = shipped.replace("\n  crypto:\n", "\n" + EURONEXT, 1).replace("[equities.lse]",
+                                                                               "[equities.lse, equities.euronext]")
+        assert edited != shipped
+        stacks["apac"].set_topology(edited)
+        unaffected = stacks["us-east"].preview_steps()
+        assert {s["op"] for s in unaffected} <= {"same"}, [s for s in unaffected if s["op"] != "same"]
+        stacks["eu-west"].up()
+        preview = stacks["apac"].run("preview", "--diff").stdout
+        print(preview)  # what the closing note quotes
+        assert "market.equities.trades.euronext" in preview and "k2.eu-west.apac.source" in preview
+        stacks["apac"].up()
+        on_apac = market_topics(deployed.platforms["apac"])
+        assert on_apac["market.equities.trades.euronext"] == 4
+        eu_west = deployed.load_outputs("eu-west")
+        apac = deployed.load_outputs("apac")
+        run = uuid.uuid4().hex[:6]
+        acked: set[tuple[str, int]] = set()
+        with get_producer("trades", eu_west, delivery_reports="all") as producer:
+            for seq in range(ROUNDS):
+                for symbol in SYMBOLS:
+                    producer.produce("market.equities.trades.euronext", trade(f"{run}{symbol}", "euronext", seq),
+                                     on_delivery=lambda err, msg, key=(f"{run}{symbol}", seq):
+                                     acked.add(key) if err is None else None)
+            assert producer.flush(60) == 0
+        seen: dict[str, list[int]] = {}
+        topics = SubscriptionBuilder(apac).subscribe_to_exchange("equities", "euronext")
+        with get_consumer(f"euronext-{run}", topics, apac, auto_offset_reset="earliest") as consumer:
+            def read_all() -> bool:
+                consumer.process(lambda r: seen.setdefault(r.value["symbol"], []).append(r.value["sequence_number"])
+                                 if r.value["symbol"].startswith(run) else None, timeout=0.5)
+                return sum(len(v) for v in seen.values()) >= len(acked)
+
+            wait_for(read_all, f"{len(acked)} euronext trades in apac", DEADLINE * 2, every=0)
+        assert {(sym, s) for sym, seqs in seen.items() for s in seqs} == acked
+        assert all(seqs == sorted(seqs) and len(seqs) == len(set(seqs)) for seqs in seen.values())
+    finally:
+        stacks["apac"].set_topology(shipped)
+        worker.stop()
