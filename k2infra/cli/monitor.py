@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,14 @@ from k2infra.cli.common import (
     out,
 )
 from k2infra.model import Topology
+
+if TYPE_CHECKING:
+    from k2infra.monitoring.replication import ReplicationSampler
+
+MIRROR_OFFSETS = "mm2-offsets.{source}.internal"
+MirrorOffsetsOption = Annotated[str, typer.Option(help="Connect's offsets topic of the MirrorMaker flows from "
+                                                  "{source}, in this region (a dedicated MirrorMaker's by "
+                                                  "default; a Connect cluster's offset.storage.topic).")]
 
 group = typer.Typer(help="Per-exchange monitoring: a health check or live view, and the Prometheus exporter, "
                     "alert rules and Grafana dashboard.")
@@ -98,12 +106,15 @@ def monitor_exporter(
         reload: Annotated[float, typer.Option(help="Seconds between rereads of the stack outputs.")] = 300.0,
         group_offsets: Annotated[bool, typer.Option(help="Also kafka_consumergroup_current_offset (one sample per "
                                                     "group and partition).")] = False,
+        mirror_offsets_topic: MirrorOffsetsOption = MIRROR_OFFSETS,
 ) -> None:
     """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
 
     It logs in with --stack's settings and secrets (k2:saslUsername, k2:saslPassword, k2:caCert,
     k2:schemaRegistryUsername/Password); K2_KAFKA_USERNAME/PASSWORD, K2_KAFKA_CA_LOCATION and
-    K2_SCHEMA_REGISTRY_USERNAME/PASSWORD override them, and are the only source with --outputs and no --stack."""
+    K2_SCHEMA_REGISTRY_USERNAME/PASSWORD override them, and are the only source with --outputs and no --stack.
+    With replication flows in the outputs (an aggregating region), also each flow's lag per topic; the home
+    regions are reached at their flows' source_bootstrap_servers with the same login."""
     import signal
     import threading
 
@@ -124,7 +135,9 @@ def monitor_exporter(
     except TargetError as error:
         fail(f"k2 monitor exporter: {error}")
     collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,
-                            reload_every=reload, group_offsets=group_offsets)
+                            reload_every=reload, group_offsets=group_offsets,
+                            replication=_replication(target.kafka_conf(login), target.outputs.replication, timeout,
+                                                     mirror_offsets_topic))
     try:
         serve(collector, port, address)
     except PortInUse as error:
@@ -140,6 +153,18 @@ def monitor_exporter(
             pass
     except KeyboardInterrupt:
         pass
+
+
+def _replication(conf: dict, flows: tuple, timeout: float, offsets_topic: str) -> ReplicationSampler | None:
+    from k2infra.monitoring.replication import ReplicationSampler
+
+    if not flows:
+        return None
+    if "{source}" not in offsets_topic:
+        fail(f"k2 monitor: --mirror-offsets-topic {offsets_topic!r} must name the source region as {{source}} "
+             f"(MirrorMaker keeps one per source region), e.g. {MIRROR_OFFSETS}")
+    return ReplicationSampler(conf, flows, timeout,
+                              offsets_topic=lambda source: offsets_topic.replace("{source}", source))
 
 
 @group.command("rules")
