@@ -49,21 +49,28 @@ def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOptio
             watch: Annotated[bool, typer.Option("--watch", help="Live view in the terminal, the design's "
                                                 "dashboard layout, until Ctrl-C.")] = False,
             count: Annotated[int | None, typer.Option(hidden=True, help="--watch: stop after N refreshes.")] = None,
+            outputs: Annotated[Path | None, typer.Option(help="The stack outputs as JSON, for an aggregating "
+                                                         "region's replication flows (default: --stack's, when "
+                                                         "its region aggregates others).")] = None,
             ) -> None:
     """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded.
 
+    In an aggregating region (replication flows in the stack outputs), also each flow's lag per topic.
     With a subcommand: exporter (Prometheus metrics), rules (Prometheus alerts), dashboard (Grafana)."""
     if ctx.invoked_subcommand is not None:
         return
     import time
 
     from k2infra.model.health import assess
+    from k2infra.monitoring.replication import lag_alerts, replication_thresholds, to_dict
     from k2infra.observed.cluster import Unreachable, committed_offsets, end_offsets, observe_topics
 
     topo = load_stack(config, stack)
     conf = cluster_conf(stack, config, bootstrap_servers)
+    replication = _replication(conf, _flows(topo, stack, config, outputs), max(min(interval, 10.0), 2.0),
+                               MIRROR_OFFSETS)
     if watch:
-        _watch(topo, conf, interval, group or [], count)
+        _watch(topo, conf, interval, group or [], count, replication)
         return
     try:
         observed = observe_topics(conf)
@@ -75,21 +82,52 @@ def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOptio
     except Unreachable as error:
         cannot_use_cluster("k2 monitor", error)
     report = assess(topo, before, after, seconds, committed)
+    flows = replication.sample() if replication else []
+    alerts = {f.flow: lag_alerts(f, replication_thresholds(topo)) for f in flows}
     if as_json:
-        out.print_json(json.dumps([e.to_dict() for e in report]))
+        exchanges = [e.to_dict() for e in report]
+        out.print_json(json.dumps({"exchanges": exchanges, "replication": [
+            to_dict(f) | {"alerts": alerts[f.flow]} for f in flows]} if flows else exchanges))
     else:
         _print_health(report)
-    if any(e.status == "Degraded" for e in report):
+        _print_replication(flows, alerts)
+    if any(e.status == "Degraded" for e in report) or any(alerts.values()):
         raise typer.Exit(2)
 
 
-def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None) -> None:
+def _flows(topo: Topology, stack: str | None, config: Path, outputs: Path | None) -> tuple:
+    """The replication flows into the stack's region, from its outputs (they name the home regions' clusters)."""
+    from k2infra.monitoring.target import TargetError, load_target
+
+    if outputs is None and (stack is None or not topo.replication):
+        return ()
+    try:
+        return load_target(stack, config.parent, outputs).outputs.replication
+    except TargetError as error:
+        fail(f"k2 monitor: {error}")
+
+
+def _print_replication(flows: list, alerts: dict[str, list[str]]) -> None:
+    from k2infra.monitoring.replication import describe
+
+    for flow in flows:
+        state = "Degraded" if alerts[flow.flow] else "Healthy"
+        out.print(f"Replication: {flow.flow}  status: {state}", highlight=False)
+        for t in flow.topics:
+            out.print(f"  {t.topic}: {describe(t)}", highlight=False)
+        for alert in alerts[flow.flow]:
+            out.print(f"    ! {alert}", highlight=False)
+
+
+def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None,
+           replication: ReplicationSampler | None) -> None:
     from k2infra.monitoring.sample import ClusterSampler
     from k2infra.monitoring.watch import watch
 
     sampler = ClusterSampler(conf, timeout=max(min(interval, 10.0), 2.0))
     names = [t.name for t in topo.topics]
-    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count)
+    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count,
+          replication=replication.sample if replication else None)
 
 
 @group.command("exporter")

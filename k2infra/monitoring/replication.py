@@ -292,3 +292,46 @@ def replication_metrics(flows: Sequence[FlowLag]) -> Iterator[Metric]:
                 seconds.add_metric(key, t.seconds_behind)
             unknown.add_metric(key, t.unknown)
     yield from (up, records, seconds, unknown)
+
+
+def lag_alerts(flow: FlowLag, thresholds: Callable[[str], Any]) -> list[str]:
+    """The K2ReplicationLag alerts `k2 monitor` raises for a flow (`thresholds(topic)`: its exchange's
+    replication_lag), and one when the flow could not be seen; the same thresholds as the rules."""
+    if not flow.up:
+        return [f"critical: {flow.error}"]
+    out = []
+    for t in flow.topics:
+        s = thresholds(t.topic)
+        records, seconds = t.records_behind or 0, t.seconds_behind or 0.0
+        if seconds > s.seconds or records > s.above:
+            out.append(f"critical: {t.topic} is {records:,} records and {seconds:,.1f}s behind {flow.source} (over "
+                       f"{s.seconds:g}s or {s.above:,} records): check MirrorMaker's workers and the link to "
+                       f"{flow.source}")
+    return out
+
+
+def describe(t: TopicLag) -> str:
+    records = "unknown" if t.records_behind is None else f"{t.records_behind:,}"
+    seconds = "unknown" if t.seconds_behind is None else f"{t.seconds_behind:,.1f}s"
+    unknown = f" ({t.unknown} partitions not seen yet)" if t.unknown else ""
+    return f"{records} records, {seconds} behind{unknown}"
+
+
+def to_dict(flow: FlowLag) -> dict[str, Any]:
+    return {"flow": flow.flow, "source_region": flow.source, "target_region": flow.target, "error": flow.error,
+            "topics": [{"topic": t.topic, "records_behind": t.records_behind, "seconds_behind": t.seconds_behind,
+                        "partitions_unknown": t.unknown} for t in flow.topics]}
+
+
+def replication_thresholds(topology: Any) -> Callable[[str], Any]:
+    """topic -> its exchange's replication_lag thresholds (topics.yaml's monitoring section)."""
+    from k2infra.contracts.naming import parse_topic_name
+
+    def of(topic: str) -> Any:
+        try:
+            exchange = parse_topic_name(topic).exchange
+        except ValueError:
+            return topology.monitoring.default.replication_lag
+        return topology.monitoring.for_exchange(exchange).replication_lag
+
+    return of

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from k2infra.local import LocalPlatform, PlatformState
 from k2infra.local.mirror import Flow, MirrorMaker
 from k2infra.local.processes import free_ports
+from k2infra.observed.mirror import checkpoint, read_topic, source_offset
 from tests.conftest import ROOT, make_project, stop, wait_for
 from tests.e2e.conftest import keep_logs
 from tests.e2e.test_mirror_maker import create_topic, region
@@ -52,6 +53,7 @@ class Run:
     home_records: list[tuple[int, int, str, int]] = field(default_factory=list)   # partition, offset, symbol, seq
     resumed: list[tuple[str, int]] = field(default_factory=list)
     measured: dict[str, object] = field(default_factory=dict)
+    raw: dict[str, list[tuple[bytes | None, bytes | None]]] = field(default_factory=dict)  # MirrorMaker's records
 
 
 def produce(state: PlatformState, rounds: range) -> None:
@@ -258,6 +260,9 @@ def drive_failover(run: Run) -> None:
     run.failover = json.loads(done.stdout)
     run.resumed = [(s, q) for _, _, s, q in records(run.aggregate.bootstrap_servers, group=GROUP)]
     run.measured["rereads"] = run.failover["topics"][TOPIC]["rereads"]
+    conf = {"bootstrap.servers": run.aggregate.bootstrap_servers}
+    run.raw = {topic: read_topic(conf, topic, DEADLINE)
+               for topic in ("mm2-offsets.home.internal", "home.checkpoints.internal")}
 
 
 def test_records_behind_grow_to_what_was_produced_while_mirrormaker_was_stopped(run: Run):
@@ -310,3 +315,15 @@ def test_bad_arguments_are_located(run: Run, tmp_path):
     flat.write_text(json.dumps({**json.loads(run.outputs.read_text()), "replication": []}))
     none = k2("regions", "failover", "--outputs", str(flat), "--group", GROUP, "--from", "home", cwd=ROOT)
     assert none.returncode == 1 and f"{flat}: no replication flows" in none.stderr
+
+
+def test_mirrormakers_own_records_decode_as_k2_reads_them(run: Run):
+    """Connect's source offsets and the checkpoints, as MirrorMaker 4.1.1 wrote them (samples printed for the unit
+    tests' recordings)."""
+    offsets = [(k, v) for k, v in run.raw["mm2-offsets.home.internal"] if k and b"MirrorSourceConnector" in k]
+    decoded = [source_offset(k, v) for k, v in offsets]
+    assert offsets and all(d is not None and d.source == "home" and d.topic == TOPIC for d in decoded)
+    checkpoints = [(k, v) for k, v in run.raw["home.checkpoints.internal"] if v]
+    groups = {c.group for k, v in checkpoints if (c := checkpoint(k, v)) is not None}
+    assert GROUP in groups
+    print(f"MEASURED recorded offsets {offsets[-2:]!r} checkpoints {checkpoints[-2:]!r}")
