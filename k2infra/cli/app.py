@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from k2infra.cli import engine, local, migrate, monitor, team_backend, users
+from k2infra.cli import engine, local, migrate, monitor, regions, team_backend, users
 from k2infra.cli.topology import acl, plan, topology, validate
 from k2infra.cli.unlock import unlock
 
@@ -18,6 +18,7 @@ app.add_typer(migrate.group, name="migrate")
 app.add_typer(team_backend.group, name="team-backend")
 app.add_typer(engine.group, name="engine")
 app.add_typer(users.group, name="users")
+app.add_typer(regions.group, name="regions")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,14 @@ from k2infra.cli.common import (
 )
 from k2infra.model import Topology
 
+if TYPE_CHECKING:
+    from k2infra.monitoring.replication import ReplicationSampler
+
+MIRROR_OFFSETS = "mm2-offsets.{source}.internal"
+MirrorOffsetsOption = Annotated[str, typer.Option(help="Connect's offsets topic of the MirrorMaker flows from "
+                                                  "{source}, in this region (a dedicated MirrorMaker's by "
+                                                  "default; a Connect cluster's offset.storage.topic).")]
+
 group = typer.Typer(help="Per-exchange monitoring: a health check or live view, and the Prometheus exporter, "
                     "alert rules and Grafana dashboard.")
 
@@ -41,21 +49,28 @@ def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOptio
             watch: Annotated[bool, typer.Option("--watch", help="Live view in the terminal, the design's "
                                                 "dashboard layout, until Ctrl-C.")] = False,
             count: Annotated[int | None, typer.Option(hidden=True, help="--watch: stop after N refreshes.")] = None,
+            outputs: Annotated[Path | None, typer.Option(help="The stack outputs as JSON, for an aggregating "
+                                                         "region's replication flows (default: --stack's, when "
+                                                         "its region aggregates others).")] = None,
             ) -> None:
     """Per-exchange health: message rates, consumer lag and partition balance; exit 2 if any is degraded.
 
+    In an aggregating region (replication flows in the stack outputs), also each flow's lag per topic.
     With a subcommand: exporter (Prometheus metrics), rules (Prometheus alerts), dashboard (Grafana)."""
     if ctx.invoked_subcommand is not None:
         return
     import time
 
     from k2infra.model.health import assess
+    from k2infra.monitoring.replication import lag_alerts, replication_thresholds, to_dict
     from k2infra.observed.cluster import Unreachable, committed_offsets, end_offsets, observe_topics
 
     topo = load_stack(config, stack)
     conf = cluster_conf(stack, config, bootstrap_servers)
+    replication = _replication(conf, _flows(topo, stack, config, outputs), max(min(interval, 10.0), 2.0),
+                               MIRROR_OFFSETS)
     if watch:
-        _watch(topo, conf, interval, group or [], count)
+        _watch(topo, conf, interval, group or [], count, replication)
         return
     try:
         observed = observe_topics(conf)
@@ -67,21 +82,52 @@ def monitor(ctx: typer.Context, config: ConfigOption = TOPICS, stack: StackOptio
     except Unreachable as error:
         cannot_use_cluster("k2 monitor", error)
     report = assess(topo, before, after, seconds, committed)
+    flows = replication.sample() if replication else []
+    alerts = {f.flow: lag_alerts(f, replication_thresholds(topo)) for f in flows}
     if as_json:
-        out.print_json(json.dumps([e.to_dict() for e in report]))
+        exchanges = [e.to_dict() for e in report]
+        out.print_json(json.dumps({"exchanges": exchanges, "replication": [
+            to_dict(f) | {"alerts": alerts[f.flow]} for f in flows]} if flows else exchanges))
     else:
         _print_health(report)
-    if any(e.status == "Degraded" for e in report):
+        _print_replication(flows, alerts)
+    if any(e.status == "Degraded" for e in report) or any(alerts.values()):
         raise typer.Exit(2)
 
 
-def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None) -> None:
+def _flows(topo: Topology, stack: str | None, config: Path, outputs: Path | None) -> tuple:
+    """The replication flows into the stack's region, from its outputs (they name the home regions' clusters)."""
+    from k2infra.monitoring.target import TargetError, load_target
+
+    if outputs is None and (stack is None or not topo.replication):
+        return ()
+    try:
+        return load_target(stack, config.parent, outputs).outputs.replication
+    except TargetError as error:
+        fail(f"k2 monitor: {error}")
+
+
+def _print_replication(flows: list, alerts: dict[str, list[str]]) -> None:
+    from k2infra.monitoring.replication import describe
+
+    for flow in flows:
+        state = "Degraded" if alerts[flow.flow] else "Healthy"
+        out.print(f"Replication: {flow.flow}  status: {state}", highlight=False)
+        for t in flow.topics:
+            out.print(f"  {t.topic}: {describe(t)}", highlight=False)
+        for alert in alerts[flow.flow]:
+            out.print(f"    ! {alert}", highlight=False)
+
+
+def _watch(topo: Topology, conf: dict, interval: float, groups: list[str], count: int | None,
+           replication: ReplicationSampler | None) -> None:
     from k2infra.monitoring.sample import ClusterSampler
     from k2infra.monitoring.watch import watch
 
     sampler = ClusterSampler(conf, timeout=max(min(interval, 10.0), 2.0))
     names = [t.name for t in topo.topics]
-    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count)
+    watch(topo, lambda: sampler.sample(names), interval, groups, console=out, count=count,
+          replication=replication.sample if replication else None)
 
 
 @group.command("exporter")
@@ -98,12 +144,15 @@ def monitor_exporter(
         reload: Annotated[float, typer.Option(help="Seconds between rereads of the stack outputs.")] = 300.0,
         group_offsets: Annotated[bool, typer.Option(help="Also kafka_consumergroup_current_offset (one sample per "
                                                     "group and partition).")] = False,
+        mirror_offsets_topic: MirrorOffsetsOption = MIRROR_OFFSETS,
 ) -> None:
     """Prometheus exporter for the stack's topics, consumer groups and subjects (kafka_exporter's names + k2_*).
 
     It logs in with --stack's settings and secrets (k2:saslUsername, k2:saslPassword, k2:caCert,
     k2:schemaRegistryUsername/Password); K2_KAFKA_USERNAME/PASSWORD, K2_KAFKA_CA_LOCATION and
-    K2_SCHEMA_REGISTRY_USERNAME/PASSWORD override them, and are the only source with --outputs and no --stack."""
+    K2_SCHEMA_REGISTRY_USERNAME/PASSWORD override them, and are the only source with --outputs and no --stack.
+    With replication flows in the outputs (an aggregating region), also each flow's lag per topic; the home
+    regions are reached at their flows' source_bootstrap_servers with the same login."""
     import signal
     import threading
 
@@ -124,7 +173,9 @@ def monitor_exporter(
     except TargetError as error:
         fail(f"k2 monitor exporter: {error}")
     collector = K2Collector(target, sampler, SubjectChecker(url, auth, verify, timeout), reload=load,
-                            reload_every=reload, group_offsets=group_offsets)
+                            reload_every=reload, group_offsets=group_offsets,
+                            replication=_replication(target.kafka_conf(login), target.outputs.replication, timeout,
+                                                     mirror_offsets_topic))
     try:
         serve(collector, port, address)
     except PortInUse as error:
@@ -140,6 +191,18 @@ def monitor_exporter(
             pass
     except KeyboardInterrupt:
         pass
+
+
+def _replication(conf: dict, flows: tuple, timeout: float, offsets_topic: str) -> ReplicationSampler | None:
+    from k2infra.monitoring.replication import ReplicationSampler
+
+    if not flows:
+        return None
+    if "{source}" not in offsets_topic:
+        fail(f"k2 monitor: --mirror-offsets-topic {offsets_topic!r} must name the source region as {{source}} "
+             f"(MirrorMaker keeps one per source region), e.g. {MIRROR_OFFSETS}")
+    return ReplicationSampler(conf, flows, timeout,
+                              offsets_topic=lambda source: offsets_topic.replace("{source}", source))
 
 
 @group.command("rules")

@@ -4,8 +4,9 @@ Foundation SDK (grafana-foundation-sdk), not hand-written JSON.
 An overview row (total topics, messages/s, consumer lag, status from the K2 alerts, firing alerts),
 then one row per exchange with its trades, quotes and reference-data topics: message rate, consumer
 lag per group, partitions and balance (busiest partition against the mean, red over the exchange's
-imbalance threshold). Queries read the exporter's metrics (`k2 monitor exporter`); the Prometheus data
-source is a dashboard variable, so the file imports as it is.
+imbalance threshold); in an aggregating region, one row per source region with its flow's lag per topic.
+Queries read the exporter's metrics (`k2 monitor exporter`); the Prometheus data source is a dashboard
+variable, so the file imports as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from k2infra.model.entities import Topic
+from k2infra.model.regions import ReplicationFlow
 from k2infra.model.topology import Topology
 from k2infra.monitoring.layout import compacted, data_type_title, sections
 
@@ -101,6 +103,21 @@ def topic_panels(topic: Topic, imbalance: float) -> list[Any]:
     return [rate, lag, partitions, balance]
 
 
+def replication_panels(flow: ReplicationFlow) -> list[Any]:
+    """A source region's row in an aggregating region's dashboard: its flow's lag per topic, and whether it is seen."""
+    name = f'flow="{flow.name}"'
+    records = (timeseries.Panel().title(f"{flow.source} → {flow.target} — records behind").datasource(DATASOURCE)
+               .height(6).span(10).with_target(_query(f"k2_replication_records_behind{{{name}}}", "{{topic}}"))
+               .unit("short").min(0))
+    seconds = (timeseries.Panel().title(f"{flow.source} → {flow.target} — seconds behind").datasource(DATASOURCE)
+               .height(6).span(10).with_target(_query(f"k2_replication_seconds_behind{{{name}}}", "{{topic}}"))
+               .unit("s").min(0))
+    seen = (_stat("Flow seen", f"min(k2_replication_up{{{name}}}) or vector(0)", width=4).height(6)
+            .mappings([dm.ValueMap(options={"0": dm.ValueMappingResult(text="no", color="red", index=0),
+                                            "1": dm.ValueMappingResult(text="yes", color="green", index=1)})]))
+    return [records, seconds, seen]
+
+
 def dashboard(topology: Topology) -> dict[str, Any]:
     """The dashboard as Grafana's JSON model (import it, or POST it to /api/dashboards/db)."""
     builder = (gd.Dashboard(f"K2 Kafka Topics ({topology.environment})").uid(f"k2-{topology.environment}")
@@ -120,6 +137,10 @@ def dashboard(topology: Topology) -> dict[str, Any]:
         for topic in section.topics:
             for panel in topic_panels(topic, imbalance):
                 builder = builder.with_panel(panel)
+    for flow in topology.replication:  # an aggregating region: one row per source region
+        builder = builder.with_row(gd.Row(f"Replication from {flow.source} ({len(flow.topics)} topics)"))
+        for panel in replication_panels(flow):
+            builder = builder.with_panel(panel)
     data = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     for number, panel in enumerate(data["panels"], 1):
         panel["id"] = number  # unique ids, as Grafana's own export has them

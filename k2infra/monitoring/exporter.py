@@ -17,6 +17,12 @@ and K2's own:
     k2_subject_in_sync{subject,asset_class,data_type}      1: the registry's latest is the stack's version
     k2_up, k2_registry_up, k2_scrape_duration_seconds, k2_scrape_problems
 
+and, for an aggregating region's stack (outputs with `replication` flows; k2infra.monitoring.replication):
+
+    k2_replication_up{flow,source_region}
+    k2_replication_records_behind{flow,source_region,topic}, k2_replication_seconds_behind{flow,source_region,topic}
+    k2_replication_partitions_unknown{flow,source_region,topic}
+
 A scrape that cannot reach the cluster (or the registry) reports k2_up 0 (k2_registry_up 0) and
 leaves out what it could not see, instead of failing the scrape. Served in Prometheus's text format by
 exposition.MetricsServer (prometheus_client's exposition costs several times more per sample).
@@ -37,6 +43,7 @@ from prometheus_client.samples import Sample
 
 from k2infra.monitoring.exposition import MetricsServer
 from k2infra.monitoring.registry import RegistryUnreachable, SubjectChecker, SubjectState
+from k2infra.monitoring.replication import FlowLag, replication_metrics
 from k2infra.monitoring.sample import Snapshot
 from k2infra.monitoring.target import Target, TargetError
 
@@ -45,19 +52,25 @@ class Sampler(Protocol):
     def sample(self, topics: Iterable[str]) -> Snapshot: ...
 
 
+class FlowSampler(Protocol):
+    def sample(self) -> list[FlowLag]: ...
+
+
 class K2Collector(Collector):
     """Samples the cluster (ClusterSampler) and checks the registry (SubjectChecker) on every collect()."""
 
     def __init__(self, target: Target, sampler: Sampler, checker: SubjectChecker | None,
                  reload: Callable[[], Target] | None = None, reload_every: float = 300, log: TextIO = sys.stderr,
-                 group_offsets: bool = False):
+                 group_offsets: bool = False, replication: FlowSampler | None = None):
         self.target, self.sampler, self.checker = target, sampler, checker
+        self.replication = replication  # the flows into the stack's region (outputs' replication), if any
         self.group_offsets = group_offsets  # also kafka_consumergroup_current_offset (a sample per group partition)
         self._reload, self._reload_every, self._loaded = reload, reload_every, time.monotonic()
         self._log = log
         self._was_up: dict[str, bool] = {}
         self._lock = threading.Lock()
         self._registry_thread = ThreadPoolExecutor(1, thread_name_prefix="k2-registry")
+        self._replication_thread = ThreadPoolExecutor(1, thread_name_prefix="k2-replication")
 
     def describe(self) -> list[Metric]:
         return []  # no sample at registration: every scrape samples
@@ -68,12 +81,16 @@ class K2Collector(Collector):
             self._maybe_reload()
             target = self.target
             registry = self._registry_thread.submit(self._subjects, target)  # while Kafka answers
+            flows = self._replication_thread.submit(self.replication.sample) if self.replication else None
             snapshot = self.sampler.sample(t.name for t in target.topics)
             subjects, registry_error = registry.result()
+            lags = flows.result() if flows else None
             self._note("Kafka", snapshot.error)
             self._note("the schema registry", registry_error)
+            for lag in lags or []:
+                self._note(f"flow {lag.flow}", lag.error)
         yield from metrics(target, snapshot, subjects, registry_error is None if self.checker else None,
-                           self.group_offsets)
+                           self.group_offsets, lags)
         yield _gauge("k2_scrape_duration_seconds", "Seconds this scrape took (cluster and registry).",
                      value=time.perf_counter() - started)
 
@@ -104,7 +121,8 @@ class K2Collector(Collector):
 
 
 def metrics(target: Target, snapshot: Snapshot, subjects: list[SubjectState],
-            registry_up: bool | None, group_offsets: bool = False) -> Iterator[Metric]:
+            registry_up: bool | None, group_offsets: bool = False,
+            flows: list[FlowLag] | None = None) -> Iterator[Metric]:
     """The metric families of one scrape (pure: from what the sample and the registry check saw)."""
     topics = target.topics
     info = GaugeMetricFamily("k2_topic_info", "The stack's topics, 1 each; join on topic to group by exchange.",
@@ -121,6 +139,8 @@ def metrics(target: Target, snapshot: Snapshot, subjects: list[SubjectState],
         yield from _cluster(topics, snapshot, group_offsets)
     if registry_up:
         yield from _subjects(subjects)
+    if flows is not None:
+        yield from replication_metrics(flows)
 
 
 def _cluster(topics: list, snapshot: Snapshot, group_offsets: bool) -> Iterator[Metric]:

@@ -81,6 +81,15 @@ def _schema(_: Any, sel: str) -> str:
             f"  max by (subject, asset_class, data_type) (1 - k2_subject_in_sync)\n> 0")
 
 
+def _replication(s: Any, sel: str) -> str:
+    def joined(metric: str) -> str:
+        return (f"max by (flow, source_region, topic) ({metric})\n"
+                f"  * on (topic) group_left ({LABELS}) {info(sel)}")
+
+    return (f"{joined('k2_replication_seconds_behind')}\n> {s.seconds:g}\nor\n"
+            f"{joined('k2_replication_records_behind')}\n> {s.above}")
+
+
 def _unreachable(_: Any, __: str) -> str:
     return "k2_up == 0 or k2_registry_up == 0"
 
@@ -126,6 +135,13 @@ ALERTS: tuple[Alert, ...] = (
                     "not at the stack's version: review schema evolution, fix the compatibility issue",
           lambda s: ("The registry's latest version of the subject is not the one the stack registered "
                      "(stack outputs' subjects: version, schema_id), or the subject is missing.")),
+    Alert("K2ReplicationLag", "critical", "replication_lag", _replication,
+          lambda s: "{{ $labels.topic }} in this region is behind its home region {{ $labels.source_region }} "
+                    f"(flow {{{{ $labels.flow }}}}: over {s.seconds:g}s or {s.above:,} records, for {s.for_}): "
+                    "check MirrorMaker's workers and the link to the home region",
+          lambda s: ("MirrorMaker 2's lag per flow and home topic (k2_replication_seconds_behind: the home topic's "
+                     "newest record time against its mirror's; k2_replication_records_behind: records not copied "
+                     "yet). The value is seconds when that is over its threshold, else records.")),
     Alert("K2ClusterUnreachable", "critical", "cluster_unreachable", _unreachable,
           lambda s: "the K2 exporter cannot reach the Kafka cluster or the schema registry "
                     f"(for {s.for_}): every other K2 alert is blind; check the brokers and the registry",

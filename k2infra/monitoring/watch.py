@@ -2,7 +2,8 @@
 
 An overview panel (topics, messages/s, consumer lag, status), then one panel per exchange with its
 trades, quotes and reference-data topics: rate, lag, partitions and balance, and the alerts the
-design's thresholds (as topics.yaml's `monitoring:` sets them) raise. Rates are measured between two
+design's thresholds (as topics.yaml's `monitoring:` sets them) raise; in an aggregating region, one panel
+per flow with its lag per topic. Rates are measured between two
 samples `interval` seconds apart, lag is summed over the partitions each group has committed on (as
 the exporter reports it).
 """
@@ -20,6 +21,7 @@ from rich.text import Text
 from k2infra.model.health import ExchangeHealth, TopicHealth, assess
 from k2infra.model.topology import Topology
 from k2infra.monitoring.layout import compacted, data_type_title, sections
+from k2infra.monitoring.replication import FlowLag, describe, lag_alerts, replication_thresholds
 from k2infra.monitoring.sample import Snapshot
 
 MARKS = {"Healthy": "✅", "Warning": "⚠️", "Degraded": "❌", "Missing": "❌"}
@@ -36,10 +38,13 @@ class Frame:
     seconds: float = 0.0
     error: str | None = None
     at: str = field(default_factory=lambda: time.strftime("%H:%M:%S"))
+    replication: list[FlowLag] = field(default_factory=list)  # the flows into an aggregating region
+    replication_alerts: dict[str, list[str]] = field(default_factory=dict)  # flow -> its alerts
 
     @property
     def status(self) -> str:
         statuses = {e.status for e in self.exchanges} | ({"Degraded"} if self.missing or self.error else set())
+        statuses |= {"Degraded"} if any(self.replication_alerts.values()) else set()
         return next((s for s in ("Degraded", "Warning") if s in statuses), "Healthy")
 
     @property
@@ -68,6 +73,30 @@ def frame(topology: Topology, before: Snapshot, after: Snapshot, groups: Sequenc
         if gone:
             missing[key] = gone
     return Frame(topology.environment, report, missing, seconds)
+
+
+def with_replication(topology: Topology, view: Frame, flows: list[FlowLag]) -> Frame:
+    """The frame with the flows' lag and the alerts their thresholds raise."""
+    thresholds = replication_thresholds(topology)
+    view.replication = flows
+    view.replication_alerts = {f.flow: lag_alerts(f, thresholds) for f in flows}
+    return view
+
+
+def _replication_panels(view: Frame) -> list[RenderableType]:
+    panels: list[RenderableType] = []
+    for flow in view.replication:
+        alerts = view.replication_alerts.get(flow.flow, [])
+        status = "Degraded" if alerts else "Healthy"
+        body = Text()
+        for t in flow.topics:
+            body.append(f"{t.topic}: {describe(t)}\n")
+        for alert in alerts:
+            body.append(f"  ! {alert}\n", "red")
+        body.rstrip()
+        panels.append(Panel(body, title=f"Replication from {flow.source} ({flow.flow})  {status} {MARKS[status]}",
+                            title_align="left", border_style=STYLES[status]))
+    return panels
 
 
 def render(topology: Topology, view: Frame) -> RenderableType:
@@ -107,6 +136,7 @@ def render(topology: Topology, view: Frame) -> RenderableType:
         body.rstrip()
         parts.append(Panel(body, title=f"{section.title}  {status} {MARKS[status]}", title_align="left",
                            border_style=STYLES[status]))
+    parts.extend(_replication_panels(view))
     return Group(*parts)
 
 
@@ -133,7 +163,8 @@ def _partitions(t: TopicHealth, compacted: bool) -> str:
 
 
 def watch(topology: Topology, sample: Callable[[], Snapshot], interval: float, groups: Sequence[str] = (),
-          console: Console | None = None, count: int | None = None) -> Frame | None:
+          console: Console | None = None, count: int | None = None,
+          replication: Callable[[], list[FlowLag]] | None = None) -> Frame | None:
     """Refresh every `interval` seconds until interrupted (or `count` refreshes); returns the last frame."""
     from rich.live import Live
 
@@ -149,6 +180,8 @@ def watch(topology: Topology, sample: Callable[[], Snapshot], interval: float, g
                 time.sleep(max(next_at - time.monotonic(), 0))
                 after = sample()
                 view = frame(topology, before, after, groups)
+                if replication is not None:
+                    view = with_replication(topology, view, replication())
                 live.update(render(topology, view), refresh=True)
                 before, shown = (after if after.up else before), shown + 1
         except KeyboardInterrupt:

@@ -32,7 +32,7 @@ def test_k2_monitor_rules_prints_or_writes_a_checked_file(tmp_path, promtool):
     done = k2("monitor", "rules", "--stack", "prod", "--config", str(ROOT / "topics.yaml"), "--out", str(out),
               "--check")
     assert done.returncode == 0, done.stderr
-    assert "SUCCESS: 9 rules found" in done.stdout
+    assert "SUCCESS: 10 rules found" in done.stdout
     assert out.read_text().startswith("# K2 alerts for prod")
 
 

@@ -95,3 +95,26 @@ def test_the_balance_panels_turn_red_at_the_exchanges_own_threshold(tmp_path):
     assert red_from("Exchange: ASX (Australian Securities Exchange)") == 0.5
     assert red_from("Exchange: BINANCE (Binance)") == 2
 
+
+
+def test_an_aggregating_region_has_a_row_per_source_region_with_valid_queries(tmp_path, promtool):
+    from tests.model.test_regions import regional
+
+    apac = load_topology(regional(tmp_path), "prod", region="apac")
+    data = dashboard(apac)
+    layout = rows(data)
+    replication = [title for title in layout if title.startswith("Replication from")]
+    assert replication == [f"Replication from {f.source} ({len(f.topics)} topics)" for f in apac.replication]
+    assert {f.source for f in apac.replication} == {"us-east", "eu-west"}
+    (records, seconds, seen) = layout[replication[0]]
+    flow = apac.replication[0].name
+    assert records["targets"][0]["expr"] == f'k2_replication_records_behind{{flow="{flow}"}}'
+    assert seconds["targets"][0]["expr"] == f'k2_replication_seconds_behind{{flow="{flow}"}}'
+    assert seconds["fieldConfig"]["defaults"]["unit"] == "s" and seen["title"] == "Flow seen"
+    queries = [e for e in expressions(data) if "k2_replication" in e]
+    rules = {"groups": [{"name": "q", "rules": [{"record": f"k2:q{i}", "expr": q} for i, q in enumerate(queries)]}]}
+    with open(tmp_path / "queries.yml", "w") as out:
+        YAML().dump(rules, out)
+    done = subprocess.run([promtool, "check", "rules", "queries.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
