@@ -40,7 +40,7 @@ def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], 
                                                     producer_config or {})) for ex, ac in EXCHANGES.items()]
     for p in producers:
         p.start()
-    usage: dict[str, Any] = _cpu_while_sending(start, seconds, broker_pids, {
+    usage: dict[str, Any] = cpu_while_sending(start, seconds, broker_pids, {
         "consumer": [consumer.pid or 0], "producers": [p.pid or 0 for p in producers]})
     reports = [results.get(timeout=seconds + 60) for _ in producers]
     producers_done.set()
@@ -58,13 +58,12 @@ def measure(outputs: StackOutputs, data_type: DataType, broker_pids: list[int], 
         "consumer_config": consumer_config or {}, "topics": topics,
         "target_per_second": rates, "seconds": seconds, "producers": reports,
         "sent": sent, "received": len(latencies), "counted_after_warm_up": len(counted),
-        "latency_ms": {"p50": _pct(counted, 50), "p99": _pct(counted, 99), "p99_9": _pct(counted, 99.9),
-                       "max": round(counted[-1], 3) if counted else None},
+        "latency_ms": latency_ms(counted),
         "cpu": usage,
     }
 
 
-def _cpu_while_sending(start: float, seconds: float, broker: list[int],
+def cpu_while_sending(start: float, seconds: float, broker: list[int],
                        clients: dict[str, list[int]]) -> dict[str, float]:
     while time.time() < start:
         time.sleep(0.01)
@@ -82,7 +81,13 @@ def _cpu_while_sending(start: float, seconds: float, broker: list[int],
             **{f"{role}_cpu_s": after[role].processes - before[role].processes for role in watched}}
 
 
-def _pct(values: list[float], p: float) -> float | None:
+def latency_ms(ordered: list[float]) -> dict[str, float | None]:
+    """p50 / p99 / p99.9 / max of sorted latencies."""
+    return {"p50": percentile(ordered, 50), "p99": percentile(ordered, 99), "p99_9": percentile(ordered, 99.9),
+            "max": round(ordered[-1], 3) if ordered else None}
+
+
+def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     return round(values[min(len(values) - 1, int(len(values) * p / 100))], 3)
