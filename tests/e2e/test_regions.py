@@ -150,8 +150,68 @@ def test_trades_from_both_homes_reach_the_aggregate_once_and_in_order(deployed, 
             wait_for(read_all, f"{len(acked)} trades in apac", DEADLINE * 2, every=0)
         assert {(ex, sym, s) for (ex, sym), seqs in seen.items() for s in seqs} == acked
         assert all(seqs == sorted(seqs) and len(seqs) == len(set(seqs)) for seqs in seen.values())  # once, in order
+    except BaseException:
+        RegionalPlatforms(project.parent / "platforms").stop_mirror()
+        raise
+    # MirrorMaker keeps running for the failover test below.
+
+
+def k2_failover(deployed: Deployed, group: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    stack = deployed.stacks["apac"]
+    return subprocess.run([str(ROOT / "bin" / "k2"), "regions", "failover", "--stack", stack.name, "--config",
+                           str(stack.project / "topics.yaml"), "--group", group, "--from", "us-east", "--json",
+                           *extra], cwd=stack.project, env=stack.env(), capture_output=True, text=True, timeout=300)
+
+
+def test_a_group_fails_over_to_the_aggregate_at_its_translated_offsets(deployed, project):
+    """A group reads part of binance's trades in us-east, then `k2 regions failover --stack dev-apac` moves it: in
+    apac it reads the rest and exactly the records the command said it would read again, and skips none."""
+    topic = "market.crypto.trades.binance"
+    try:
+        home, apac = deployed.outputs["us-east"], deployed.outputs["apac"]
+        group = f"failover-{uuid.uuid4().hex[:6]}"
+        before: list[tuple[str, int]] = []
+        with get_consumer(group, [topic], home, auto_offset_reset="earliest") as consumer:
+            wait_for(lambda: consumer.process(lambda r: before.append((r.value["symbol"], r.value["sequence_number"])),
+                                              timeout=0.5, max_records=200) and len(before) >= 200,
+                     "200 trades read in us-east", DEADLINE, every=0)
+            consumer.commit(asynchronous=False)
+        total = sum(1 for _ in before)
+
+        def planned() -> dict | None:
+            done = k2_failover(deployed, group, "--dry-run")
+            return json.loads(done.stdout) if done.returncode == 0 else None
+
+        plan = wait_for(planned, f"{group}'s checkpoints in apac", DEADLINE, every=1)
+        done = k2_failover(deployed, group)
+        assert done.returncode == 0, done.stdout + done.stderr
+        moved = json.loads(done.stdout)
+        assert moved["committed"] and not plan["committed"]
+        rereads = moved["topics"][topic]["rereads"]
+        after: list[tuple[str, int]] = []
+        ends = sum(market_end_offsets(deployed.platforms["us-east"], topic))
+        with get_consumer(group, [topic], apac, auto_offset_reset="earliest") as consumer:
+            def resumed() -> bool:
+                consumer.process(lambda r: after.append((r.value["symbol"], r.value["sequence_number"])), timeout=0.5)
+                return len(after) >= ends - total + rereads
+
+            wait_for(resumed, "the rest of the topic read in apac", DEADLINE, every=0)
+        assert len(after) == ends - total + rereads  # the rest, plus exactly the re-reads it reported
+        assert set(before) | set(after) == set(before + after) and len(set(before) | set(after)) == ends  # none skipped
+        print(f"MEASURED failover: {total} read in us-east, {rereads} re-read in apac ({moved['topics'][topic]})")
     finally:
         RegionalPlatforms(project.parent / "platforms").stop_mirror()
+
+
+def market_end_offsets(state: PlatformState, topic: str) -> list[int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": state.bootstrap_servers, "group.id": "k2-test-ends", "log_level": 0})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions]
+    finally:
+        consumer.close()
 
 
 def test_a_replication_cycle_is_refused_by_the_preview_at_its_line(deployed):
