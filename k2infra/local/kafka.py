@@ -16,23 +16,14 @@ from k2infra.local.processes import (
     ProcessRecord,
     env_path,
     find_java,
+    log4j2_config,
     start_process,
     stop_processes,
     wait_until,
 )
 from k2infra.local.security import SecureSettings, broker_properties, client_config, scram_argument, write_private
 
-LOG4J2 = """\
-status = warn
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.out.ref = out
-logger.server.name = kafka.server.KafkaRaftServer
-logger.server.level = INFO
-"""
+LOG4J2 = log4j2_config({"kafka.server.KafkaRaftServer": "server"})
 
 
 def new_cluster_id() -> str:

@@ -26,6 +26,7 @@ from k2infra.local.processes import (
     env_path,
     find_java,
     free_ports,
+    log4j2_config,
     start_process,
     stop_processes,
     wait_until,
@@ -35,19 +36,9 @@ from k2infra.local.security import write_private
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
 SOURCE_CONNECTOR = "MirrorSourceConnector"
 
-LOG4J2 = """\
-status = warn
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.out.ref = out
-logger.mm2.name = org.apache.kafka.connect.mirror
-logger.mm2.level = INFO
-logger.scheduler.name = org.apache.kafka.connect.mirror.Scheduler
-logger.scheduler.level = WARN
-"""
+# MirrorMaker says at INFO when its tasks start and what they replicate; its Scheduler's every run stays quiet.
+LOG4J2 = log4j2_config({"org.apache.kafka.connect.mirror": "mm2"}) + \
+    "logger.scheduler.name = org.apache.kafka.connect.mirror.Scheduler\nlogger.scheduler.level = WARN\n"
 
 
 # The local platform's regions and flows are the contract's (k2infra.contracts.replication): one definition of

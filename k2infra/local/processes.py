@@ -43,6 +43,17 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+def log4j2_config(loggers: dict[str, str]) -> str:
+    """A JVM's log4j2.properties: warnings and above to the console (the process's log file), and INFO from the
+    `loggers` (name -> a short key) whose lines say what a failed start needs."""
+    lines = ["status = warn", "appender.out.type = Console", "appender.out.name = out",
+             "appender.out.layout.type = PatternLayout", "appender.out.layout.pattern = [%d] %p %m (%c)%n",
+             "rootLogger.level = WARN", "rootLogger.appenderRef.out.ref = out"]
+    for name, key in loggers.items():
+        lines += [f"logger.{key}.name = {name}", f"logger.{key}.level = INFO"]
+    return "\n".join(lines) + "\n"
+
+
 def find_java(minimum: int) -> str:
     """A `java` of at least `minimum`: $JAVA_HOME, then PATH, then the JDKs under /usr/lib/jvm."""
     candidates = []

@@ -31,12 +31,12 @@ from k2infra.contracts.replication import (
     connector_configs,
     connector_name,
 )
-from k2infra.local import LocalPlatform, PlatformState
+from k2infra.local import PlatformState
 from k2infra.local.connect import ConnectWorker
 from k2infra.model.regions import ReplicationFlow
 from k2infra.providers.mirror_connector import MirrorConnectorProvider, config_changes
 from tests.conftest import wait_for
-from tests.e2e.conftest import keep_logs
+from tests.e2e.conftest import two_regions
 
 DEADLINE = 120.0  # generous: a busy 2-core machine; every wait returns as soon as its condition holds
 TOPIC, PARTITIONS = "market.equities.trades.asx", 6
@@ -144,17 +144,7 @@ def listed(run: Run) -> list[str]:
 
 @pytest.fixture(scope="module")
 def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformState, PlatformState, Path]]:
-    base = tmp_path_factory.mktemp("connect-regions")
-    platforms = {name: LocalPlatform(base / name) for name in ("home", "aggregate")}
-    try:
-        started = time.monotonic()
-        states = {name: p.up(nodes=1, kafka_port=None, registry_port=None) for name, p in platforms.items()}
-        print(f"MEASURED two regions up in {time.monotonic() - started:.1f}s")
-        yield states["home"], states["aggregate"], base
-    finally:
-        for name, p in platforms.items():
-            keep_logs(p.base_dir, tmp_path_factory.getbasetemp() / f"{name}-logs")
-            p.down(wipe=True)
+    yield from two_regions(tmp_path_factory, "connect-regions")
 
 
 @pytest.fixture(scope="module")

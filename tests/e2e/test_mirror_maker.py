@@ -21,10 +21,10 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from k2infra.local import LocalPlatform, PlatformState
+from k2infra.local import PlatformState
 from k2infra.local.mirror import Flow, MirrorMaker, Region
 from tests.conftest import wait_for
-from tests.e2e.conftest import keep_logs
+from tests.e2e.conftest import two_regions
 
 DEADLINE = 120.0  # generous: a busy 2-core machine; every wait returns as soon as its condition holds
 TOPIC = "market.equities.trades.asx"
@@ -153,17 +153,7 @@ def committed_offsets(state: PlatformState) -> dict[int, int]:
 
 @pytest.fixture(scope="module")
 def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformState, PlatformState, Path]]:
-    base = tmp_path_factory.mktemp("regions")
-    platforms = {name: LocalPlatform(base / name) for name in ("home", "aggregate")}
-    try:
-        started = time.monotonic()
-        states = {name: p.up(nodes=1, kafka_port=None, registry_port=None) for name, p in platforms.items()}
-        print(f"MEASURED two regions up in {time.monotonic() - started:.1f}s")
-        yield states["home"], states["aggregate"], base
-    finally:
-        for name, p in platforms.items():
-            keep_logs(p.base_dir, tmp_path_factory.getbasetemp() / f"{name}-logs")
-            p.down(wipe=True)
+    yield from two_regions(tmp_path_factory, "regions")
 
 
 @pytest.fixture(scope="module")
