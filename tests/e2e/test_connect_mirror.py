@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from k2infra.contracts.replication import (
@@ -37,6 +37,7 @@ from k2infra.model.regions import ReplicationFlow
 from k2infra.providers.mirror_connector import MirrorConnectorProvider, config_changes
 from tests.conftest import wait_for
 from tests.e2e.conftest import two_regions
+from tests.e2e.mirrored import end_offsets, read_to_end
 
 DEADLINE = 120.0  # generous: a busy 2-core machine; every wait returns as soon as its condition holds
 TOPIC, PARTITIONS = "market.equities.trades.asx", 6
@@ -81,38 +82,6 @@ def produce(state: PlatformState, topic: str, rounds: range) -> int:
         producer.poll(0)
     assert producer.flush(60) == 0
     return sum(acked)
-
-
-def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "k2-test-ends", "log_level": 0})
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
-    finally:
-        consumer.close()
-
-
-def read_to_end(bootstrap: str, topic: str, partitions: int, isolation: str) -> list[tuple[int, str, int]]:
-    """Every record of `topic` up to the current end of each partition, from the beginning, in partition order."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "k2-test-reader", "isolation.level": isolation,
-                         "enable.auto.commit": False, "log_level": 0})
-    ends = end_offsets(bootstrap, topic, partitions)
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-    records: list[tuple[int, str, int]] = []
-
-    def at_end() -> bool:
-        record = consumer.poll(0.5)
-        if record is not None and not record.error():
-            value = json.loads(record.value())
-            records.append((record.partition(), value["symbol"], value["seq"]))
-        positions = consumer.position([TopicPartition(topic, p) for p in range(partitions)])
-        # A partition's position passes its transactions' commit markers too, so it reaches the end offset.
-        return all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions)
-
-    try:
-        wait_for(at_end, f"reading {topic} to its end in {bootstrap}", timeout=DEADLINE, every=0)
-        return records
-    finally:
-        consumer.close()
 
 
 def wait_replicated(run: Run, topic: str, partitions: int, expected: int) -> float:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from k2infra.local import PlatformState
 from k2infra.local.mirror import Flow, MirrorMaker, Region
 from tests.conftest import wait_for
 from tests.e2e.conftest import two_regions
+from tests.e2e.mirrored import end_offsets, read_to_end
 
 DEADLINE = 120.0  # generous: a busy 2-core machine; every wait returns as soon as its condition holds
 TOPIC = "market.equities.trades.asx"
@@ -81,45 +82,6 @@ def produce(state: PlatformState, rounds: range, acked: list[tuple[str, int]], p
         if pause:
             time.sleep(pause)  # paces the stream so the SIGKILL lands in its middle; not a wait for a condition
     assert producer.flush(60) == 0
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "k2-test-ends", "log_level": 0})
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(PARTITIONS)}
-    finally:
-        consumer.close()
-
-
-def read_to_end(bootstrap: str, isolation: str, group: str | None = None) -> list[tuple[int, str, int]]:
-    """Every record of TOPIC up to the current end of each partition, in partition order: from the beginning,
-    or (with `group`) from the group's committed offsets."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group or "k2-test-reader",
-                         "isolation.level": isolation, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", "log_level": 0})
-    ends = end_offsets(bootstrap, TOPIC)
-    if group:
-        start = consumer.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
-    else:
-        start = [TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)]
-    consumer.assign(start)
-    records: list[tuple[int, str, int]] = []
-
-    def at_end() -> bool:
-        record = consumer.poll(0.5)
-        if record is not None and not record.error():
-            value = json.loads(record.value())
-            records.append((record.partition(), value["symbol"], value["seq"]))
-        positions = consumer.position([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
-        # A partition's position passes its transactions' commit markers too, so it reaches the end offset.
-        return all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions)
-
-    try:
-        wait_for(at_end, f"reading {TOPIC} to its end in {bootstrap}", timeout=DEADLINE, every=0)
-        return records
-    finally:
-        consumer.close()
 
 
 def read_in_home(state: PlatformState, count: int) -> None:
@@ -183,7 +145,7 @@ def drive(run: Run) -> None:
     stream.start()
     try:
         # Mid-stream: the aggregate has part of the stream, the home region is still producing.
-        wait_for(lambda: sum(end_offsets(run.aggregate.bootstrap_servers, TOPIC).values())
+        wait_for(lambda: sum(end_offsets(run.aggregate.bootstrap_servers, TOPIC, PARTITIONS).values())
                  >= (BEFORE + 20) * len(SYMBOLS), "the first streamed trades in the aggregate", timeout=DEADLINE)
         measured["acked_at_kill"] = len(run.acked)
         measured["stream_running_at_kill"] = stream.is_alive()
@@ -195,25 +157,25 @@ def drive(run: Run) -> None:
         stream.join(120)
     everything = len(SYMBOLS) * TOTAL
     started = time.monotonic()
-    wait_for(lambda: len({(s, q) for _, s, q in read_to_end(run.aggregate.bootstrap_servers, "read_committed")})
+    aggregate = run.aggregate.bootstrap_servers
+    wait_for(lambda: len({(s, q) for _, s, q in read_to_end(aggregate, TOPIC, PARTITIONS, "read_committed")})
              >= everything, f"all {everything} trades in the aggregate", timeout=DEADLINE, every=1)
     measured["catch_up_after_stream_s"] = round(time.monotonic() - started, 1)
-    run.committed_read = read_to_end(run.aggregate.bootstrap_servers, "read_committed")
-    run.uncommitted_read = len(read_to_end(run.aggregate.bootstrap_servers, "read_uncommitted"))
+    run.committed_read = read_to_end(run.aggregate.bootstrap_servers, TOPIC, PARTITIONS, "read_committed")
+    run.uncommitted_read = len(read_to_end(run.aggregate.bootstrap_servers, TOPIC, PARTITIONS, "read_uncommitted"))
     # The group's offsets, translated through MirrorMaker's checkpoints and written in the aggregate.
     home_partitions = set(run.group_offsets["home"])  # a partition no symbol hashes to has no offset
     run.group_offsets["aggregate"] = wait_for(
         lambda: (offsets := committed_offsets(run.aggregate)) and set(offsets) == home_partitions and offsets,
         "the group's translated offsets in the aggregate", timeout=DEADLINE, every=0.5)
-    run.failover_read = [(s, q) for _, s, q in read_to_end(run.aggregate.bootstrap_servers, "read_committed",
-                                                           group=GROUP)]
+    run.failover_read = [(s, q) for _, s, q in read_to_end(aggregate, TOPIC, PARTITIONS, "read_committed", group=GROUP)]
     print(f"MEASURED {json.dumps(measured)}")
 
 
 def test_mirrormaker_writes_the_aggregate_in_transactions(run: Run):
     """Exactly-once really on: the target's partitions hold transaction markers (offsets no record has), and the
     batch the SIGKILL interrupted is visible to read_uncommitted only."""
-    ends = end_offsets(run.aggregate.bootstrap_servers, TOPIC)
+    ends = end_offsets(run.aggregate.bootstrap_servers, TOPIC, PARTITIONS)
     markers_and_aborted = sum(ends.values()) - run.uncommitted_read
     aborted = run.uncommitted_read - len(run.committed_read)
     print(f"MEASURED aggregate offsets {sum(ends.values())}, read_committed {len(run.committed_read)}, "
