@@ -9,8 +9,8 @@ from pulumi_policy import PolicyResource
 
 from k2infra.contracts.kafka_names import client_id_problem, principal_problem, topic_name_problem
 from k2infra.contracts.naming import APP_ACCESS_TYPE, TOPIC_PREFIX
-from k2infra.model.users import username_of
 from k2infra.model import TopologyError
+from k2infra.model.users import username_of
 from policy.context import Deployment
 from policy.declared import DeclaredTopology
 from policy.production import StackViolation, protected_stack

@@ -85,8 +85,8 @@ class DeclaredTopology:
         if key not in self._grants:
             apps = {replication_app_name(r) for r in self.replication_principals.values()}
             found: dict[str, set[Grant]] = {}
-            for region in [region] if region else self.spec.regions:
-                for app in load_topology(self.file, environment, region=region).apps:
+            for name in [region] if region else self.spec.regions:
+                for app in load_topology(self.file, environment, region=name).apps:
                     if app.name in apps:
                         found.setdefault(app.principal, set()).update(
                             (b.resource_type, b.pattern, b.name, b.operation) for b in app.bindings)

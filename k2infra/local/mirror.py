@@ -277,7 +277,7 @@ class MirrorMaker:
         """The flow's source tasks whose latest status since this start is RUNNING. Connect's status topic is
         `mm2-status.<source>.internal` in the target region (one worker group per flow in dedicated mode)."""
         login = self.logins.get(flow.target.name)
-        client = login.client_settings(flow.target.bootstrap_servers) if login else {
+        client: dict[str, object] = login.client_settings(flow.target.bootstrap_servers) if login else {
             "bootstrap.servers": flow.target.bootstrap_servers}
         states = read_status(client, dedicated_worker(flow.source.name).status_topic, self.started_at_ms)
         return {key for key, state in states.items()
