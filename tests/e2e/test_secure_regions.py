@@ -279,27 +279,39 @@ def arrived(platform: PlatformState, marker: bytes) -> bool:
 SPOT_CHECKS = [(HOME, TOPIC, AclOperation.READ), (AGGREGATE, TOPIC, AclOperation.WRITE)]
 
 
+def produce_marker(deployed: Regions, marker: str) -> None:
+    with get_producer("trades", deployed.outputs[HOME], credentials=deployed.credentials(HOME, "binance-feed")) \
+            as producer:
+        producer.produce(TOPIC, trade(marker, "binance", 0))
+        assert producer.flush(60) == 0
+
+
+def logged_since(mirror: MirrorMaker, offset: int) -> bytes:
+    with mirror.log.open("rb") as log:
+        log.seek(offset)
+        return log.read()
+
+
 @pytest.mark.parametrize(("region", "topic", "operation"), SPOT_CHECKS, ids=lambda v: getattr(v, "name", v))
 def test_without_one_of_its_grants_replication_stops(deployed, mirror, region, topic, operation):
     admin = AdminClient({**deployed.platforms[region].client_config(), "log_level": 0})
     grant = acl(f"User:{MIRROR_APP}", topic, operation)
     as_filter = AclBindingFilter(grant.restype, grant.name, grant.resource_pattern_type, grant.principal, grant.host,
                                  grant.operation, grant.permission_type)
-    assert admin.delete_acls([as_filter])[as_filter].result(timeout=60) == [grant]
-    logged = mirror.log.stat().st_size
     marker = f"NO{operation.name}{uuid.uuid4().hex[:6]}"
+    refusal = b"TopicAuthorizationException"
     try:
-        with get_producer("trades", deployed.outputs[HOME], credentials=deployed.credentials(
-                HOME, "binance-feed")) as producer:
-            producer.produce(TOPIC, trade(marker, "binance", 0))
-            assert producer.flush(60) == 0
-
-        def refused() -> bool:
-            with mirror.log.open("rb") as log:
-                log.seek(logged)
-                return b"TopicAuthorizationException" in log.read()
-
-        wait_for(refused, f"MirrorMaker refused without {operation.name} on {topic} in {region}", DEADLINE)
+        start = mirror.log.stat().st_size
+        assert admin.delete_acls([as_filter])[as_filter].result(timeout=60) == [grant]
+        produce_marker(deployed, f"PROBE{marker}")  # something to copy: the refusal is seen before the marker
+        wait_for(lambda: refusal in logged_since(mirror, start),
+                 f"MirrorMaker refused without {operation.name} on {topic} in {region}", DEADLINE)
+        then = mirror.log.stat().st_size
+        produce_marker(deployed, marker)
+        if operation is AclOperation.READ:  # refused poll after poll: wait for one after the marker
+            wait_for(lambda: refusal in logged_since(mirror, then), "a refusal after the marker", DEADLINE)
+        else:  # a refused write kills the source task
+            wait_for(lambda: b"unrecoverable" in logged_since(mirror, start), "the source task failed", DEADLINE)
         assert not arrived(deployed.platforms[AGGREGATE], marker.encode())
     finally:
         admin.create_acls([grant])[grant].result(timeout=60)
