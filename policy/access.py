@@ -9,17 +9,23 @@ from pulumi_policy import PolicyResource
 
 from k2infra.contracts.kafka_names import client_id_problem, principal_problem, topic_name_problem
 from k2infra.contracts.naming import APP_ACCESS_TYPE, TOPIC_PREFIX
+from k2infra.model import TopologyError
 from k2infra.model.users import username_of
 from policy.context import Deployment
+from policy.declared import DeclaredTopology
 from policy.production import StackViolation, protected_stack
-from policy.resources import QUOTA, AclResource, violation
+from policy.resources import QUOTA, AclResource, stack_of, violation
 
 ALLOWED_TYPES = ("Topic", "Group", "TransactionalID")
 ALLOWED_OPERATIONS = ("Read", "Write", "Describe")
 
 
-def least_privilege(acl: AclResource, _deployment: Deployment) -> Iterator[str]:
+def least_privilege(acl: AclResource, deployment: Deployment) -> Iterator[str]:
     what = f"ACL {acl.principal} {acl.operation} on {acl.resource_type} {acl.pattern} {acl.name!r}"
+    topology = deployment.topology
+    if topology is not None and acl.principal in topology.replication_principals:
+        yield from _replication_grant(acl, what, deployment, topology)
+        return
     fix = ("declare the app's produces/consumes in topics.yaml with the design's subscription patterns and let "
            "the program derive its ACLs")
     if acl.name in ("*", "") or acl.principal in ("User:*", "*"):
@@ -40,6 +46,27 @@ def least_privilege(acl: AclResource, _deployment: Deployment) -> Iterator[str]:
     elif acl.resource_type != "Topic" and (wrong := client_id_problem(acl.name)):
         yield violation(what, f"the {acl.resource_type} {wrong}", "give the app its own group and transactional "
                         "id in topics.yaml")
+
+
+def _replication_grant(acl: AclResource, what: str, deployment: Deployment,
+                       topology: DeclaredTopology) -> Iterator[str]:
+    """MirrorMaker's principal: exactly the grants the program derives for it (its mirrors, its own topics, the
+    checkpointed groups, its workers' group and transactional ids), nothing else."""
+    region = topology.replication_principals[acl.principal]
+    environment = deployment.environment(acl.urn)
+    stack_region = topology.region_of(stack_of(acl.urn))  # a home region's stack: only what it reads there
+    fix = ("let the program derive the replication principal's ACLs from topics.yaml's regions "
+           "(docs/regions.md, who may write a mirror)")
+    try:
+        grants = topology.replication_grants(environment, stack_region).get(acl.principal, frozenset())
+    except TopologyError as err:
+        yield violation(what, f"is for region {region}'s replication principal, whose grants cannot be derived "
+                        f"in {environment}: {err}", "fix topics.yaml")
+        return
+    if (acl.resource_type, acl.pattern, acl.name, acl.operation) not in grants:
+        where = f"{stack_region}'s cluster" if stack_region else environment
+        yield violation(what, f"is not one of the grants MirrorMaker needs in {where} as region {region}'s "
+                        "replication principal", fix)
 
 
 def prod_app_quotas(resources: Sequence[PolicyResource], deployment: Deployment) -> Iterator[StackViolation]:

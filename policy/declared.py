@@ -6,17 +6,21 @@ Read with the model's public reader (k2infra.model.read_spec), so the pack and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from k2infra.contracts.naming import is_legacy_topic_name, topic_name
-from k2infra.model import ExchangeSpec, TopologySpec, read_spec
+from k2infra.model import ExchangeSpec, TopologySpec, load_topology, read_spec
+from k2infra.model.replication_access import default_principal, replication_app_name
+
+Grant = tuple[str, str, str, str]  # resource type, pattern, name, operation
 
 
 @dataclass(frozen=True)
 class DeclaredTopology:
     file: Path
     spec: TopologySpec
+    _grants: dict[str, dict[str, frozenset[Grant]]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, file: Path) -> DeclaredTopology:
@@ -62,3 +66,29 @@ class DeclaredTopology:
     def max_partitions(self, environment: str) -> int | None:
         env = self.spec.environments.get(environment)
         return env.max_partitions if env else None
+
+    @property
+    def replication_principals(self) -> dict[str, str]:
+        """Principal -> the aggregating region MirrorMaker writes into as it."""
+        return {(r.replication_principal or default_principal(name)): name
+                for name, r in self.spec.regions.items() if r.aggregates}
+
+    def region_of(self, stack: str) -> str | None:
+        """The region a stack is named for (`prod-apac`: apac, as k2infra.contracts.naming.region_stack names
+        them); None when its name says none."""
+        return max((r for r in self.spec.regions if stack.endswith(f"-{r}")), key=len, default=None)
+
+    def replication_grants(self, environment: str, region: str | None = None) -> dict[str, frozenset[Grant]]:
+        """Principal -> every grant the program derives for it in `environment`, in `region`'s stack (None: any
+        region's; the model's own derivation: raises TopologyError, located, when it cannot be derived)."""
+        key = f"{environment}/{region or ''}"
+        if key not in self._grants:
+            apps = {replication_app_name(r) for r in self.replication_principals.values()}
+            found: dict[str, set[Grant]] = {}
+            for name in [region] if region else self.spec.regions:
+                for app in load_topology(self.file, environment, region=name).apps:
+                    if app.name in apps:
+                        found.setdefault(app.principal, set()).update(
+                            (b.resource_type, b.pattern, b.name, b.operation) for b in app.bindings)
+            self._grants[key] = {p: frozenset(g) for p, g in found.items()}
+        return self._grants[key]

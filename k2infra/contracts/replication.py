@@ -137,9 +137,50 @@ def is_k2_connector(name: str) -> bool:
 def mirror_topics(flow: MirrorFlow) -> dict[str, str]:
     """MirrorMaker's own topics of a flow, all in the target region (offset syncs there too: K2 sets
     offset-syncs.topic.location=target, so MirrorMaker writes nothing into a home region)."""
-    source = flow.source.name
+    return own_topics(flow.source.name)
+
+
+def own_topics(source: str) -> dict[str, str]:
+    """mirror_topics() by the home region's name (the identity policy's names, as 4.1.1 writes them)."""
     return {"heartbeats": "heartbeats", "checkpoints": f"{source}.checkpoints.internal",
             "offset-syncs": f"mm2-offset-syncs.{source}.internal"}
+
+
+def mirror_topic_names(source: str) -> tuple[str, ...]:
+    return tuple(sorted(own_topics(source).values()))
+
+
+@dataclass(frozen=True)
+class DedicatedWorker:
+    """What a dedicated MirrorMaker's Connect workers of one flow use in the target region (MirrorMakerConfig
+    .workerConfig in 4.1.1: group `<source>-mm2`, topics `mm2-{configs,offsets,status}.<source>.internal`; with
+    exactly-once, the leader's transactional id `connect-cluster-<group>` and each task's
+    `<group>-<connector>-<task>`)."""
+
+    source: str
+    tasks_max: int = 1
+
+    @property
+    def group(self) -> str:
+        return f"{self.source}-mm2"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(f"mm2-{kind}.{self.source}.internal" for kind in ("configs", "offsets", "status"))
+
+    @property
+    def status_topic(self) -> str:
+        return f"mm2-status.{self.source}.internal"
+
+    @property
+    def transactional_ids(self) -> tuple[str, ...]:
+        tasks = [f"{self.group}-{CONNECTOR_CLASSES[kind].rsplit('.', 1)[-1]}-{task}"
+                 for kind in Kind for task in range(1 if kind is Kind.HEARTBEAT else self.tasks_max)]
+        return (f"connect-cluster-{self.group}", *tasks)
+
+
+def dedicated_worker(source: str) -> DedicatedWorker:
+    return DedicatedWorker(source)
 
 
 def mirror_settings(flow: MirrorFlow, options: MirrorOptions) -> dict[Kind, dict[str, str]]:

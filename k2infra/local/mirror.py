@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from k2infra.contracts.kafka_client import librdkafka_settings
 from k2infra.contracts.replication import (
     IDENTITY_POLICY,
     LOCAL_INTERVALS,
+    ClusterLogin,
     Intervals,
     MirrorFlow,
     MirrorOptions,
     RegionCluster,
+    dedicated_worker,
     exact_names,
     mirror_settings,
 )
@@ -35,6 +38,9 @@ from k2infra.local.security import write_private
 
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
 SOURCE_CONNECTOR = "MirrorSourceConnector"
+SECRETS_FILE = "mm2-secrets.properties"  # the logins' JAAS configs, read by Kafka's FileConfigProvider (0600)
+FILE_PROVIDER = "org.apache.kafka.common.config.provider.FileConfigProvider"
+SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 
 # MirrorMaker says at INFO when its tasks start and what they replicate; its Scheduler's every run stays quiet.
 LOG4J2 = log4j2_config({"org.apache.kafka.connect.mirror": "mm2"}) + \
@@ -77,6 +83,42 @@ class Timings:
                 "scheduled.rebalance.max.delay.ms": str(self.lost_task_delay_ms)}
 
 
+@dataclass(frozen=True)
+class ScramLogin:
+    """A secured region's login for MirrorMaker (SASL_SSL, SCRAM-SHA-512, the region's CA as a PEM file). The
+    password goes to the 0600 secrets file only; mm2.properties holds a config-provider reference to it."""
+
+    username: str
+    password: str = field(repr=False)
+    ca_location: str
+    mechanism: str = "SCRAM-SHA-512"
+
+    def jaas_config(self) -> str:
+        def quoted(value: str) -> str:
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{SCRAM_LOGIN_MODULE} required username={quoted(self.username)} password={quoted(self.password)};"
+
+    def reference(self, region: str, secrets: Path) -> ClusterLogin:
+        return ClusterLogin(f"${{file:{secrets}:{region}.sasl.jaas.config}}", self.mechanism,
+                            truststore_location=self.ca_location)
+
+    def client_settings(self, bootstrap_servers: str) -> dict[str, object]:
+        """librdkafka settings for the same login (K2's own reads of MirrorMaker's status topic)."""
+        return librdkafka_settings(bootstrap_servers, "SASL_SSL", self.mechanism, self.username, self.password,
+                                   ca_location=self.ca_location)
+
+
+def secrets_text(logins: dict[str, ScramLogin]) -> str:
+    return properties_text({f"{region}.sasl.jaas.config": login.jaas_config() for region, login in logins.items()})
+
+
+def with_logins(flows: list[Flow], logins: dict[str, ScramLogin], secrets: Path) -> list[Flow]:
+    """The flows with each secured region's login as a reference into `secrets`."""
+    def region(r: Region) -> Region:
+        return replace(r, login=logins[r.name].reference(r.name, secrets)) if r.name in logins else r
+    return [replace(f, source=region(f.source), target=region(f.target)) for f in flows]
+
+
 def flow_properties(flow: Flow, options: MirrorOptions) -> dict[str, str]:
     """A flow's settings, as its three connectors get them on a Connect cluster, prefixed `<source>-><target>.`:
     MirrorMaker gives each connector of the flow those keys (its own and the others', which it ignores)."""
@@ -92,8 +134,6 @@ def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True,
     """The mm2.properties of a dedicated MirrorMaker for `flows`: each flow's settings from the contract, and
     what only a dedicated process needs (its clusters, workers and internal REST server)."""
     regions = {r.name: r for f in flows for r in (f.source, f.target)}
-    if any(r.login is not None for r in regions.values()):
-        raise PlatformError("MirrorMaker in dedicated mode runs local regions only, which have no login")
     wanted = {f.name for f in flows}
     options = MirrorOptions(exactly_once, replication_factor, timings.intervals)
     props: dict[str, object] = {
@@ -112,6 +152,12 @@ def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True,
     }
     for region in regions.values():
         props[f"{region.name}.bootstrap.servers"] = region.bootstrap_servers
+        if region.login is not None:  # its clients, and the workers' own when it is a target
+            props |= {f"{region.name}.{key}": value for key, value in region.login.client_settings().items()}
+    if any(r.login is not None for r in regions.values()):
+        # The logins are references (${file:...}): MirrorMaker resolves them for its workers and hands them on
+        # unresolved in the connectors' configs, which the workers resolve when a task starts.
+        props |= {"config.providers": "file", "config.providers.file.class": FILE_PROVIDER}
     for source in regions:
         for target in regions:
             pair = f"{source}->{target}"
@@ -175,6 +221,7 @@ class MirrorMaker:
     replication_factor: int = 1
     timings: Timings = field(default_factory=Timings)
     lib: Path | None = field(default_factory=lambda: env_path("K2_MIRROR_LIB"))
+    logins: dict[str, ScramLogin] = field(default_factory=dict)  # region -> its login, for a secured region
     process: ProcessRecord | None = None
     started_at_ms: int = 0
 
@@ -188,10 +235,13 @@ class MirrorMaker:
 
     def _write_config(self) -> Path:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        props = mm2_properties(self.flows, free_ports(1)[0], self.exactly_once, self.replication_factor,
-                               self.timings)
+        secrets = (self.base_dir / SECRETS_FILE).resolve()
+        if self.logins:
+            write_private(secrets, secrets_text(self.logins))
+        props = mm2_properties(with_logins(self.flows, self.logins, secrets), free_ports(1)[0], self.exactly_once,
+                               self.replication_factor, self.timings)
         config = self.base_dir / "mm2.properties"
-        write_private(config, properties_text(props))  # owner-only: a secure region's login goes here too
+        write_private(config, properties_text(props))  # owner-only: it names where the logins are
         (self.base_dir / "log4j2.properties").write_text(LOG4J2)
         return config
 
@@ -217,8 +267,10 @@ class MirrorMaker:
     def running_tasks(self, flow: Flow) -> set[str]:
         """The flow's source tasks whose latest status since this start is RUNNING. Connect's status topic is
         `mm2-status.<source>.internal` in the target region (one worker group per flow in dedicated mode)."""
-        states = read_status(flow.target.bootstrap_servers, f"mm2-status.{flow.source.name}.internal",
-                             self.started_at_ms)
+        login = self.logins.get(flow.target.name)
+        client: dict[str, object] = login.client_settings(flow.target.bootstrap_servers) if login else {
+            "bootstrap.servers": flow.target.bootstrap_servers}
+        states = read_status(client, dedicated_worker(flow.source.name).status_topic, self.started_at_ms)
         return {key for key, state in states.items()
                 if key.startswith(f"status-task-{SOURCE_CONNECTOR}-") and state == "RUNNING"}
 
@@ -233,13 +285,12 @@ class MirrorMaker:
         self.process = None
 
 
-def read_status(bootstrap_servers: str, topic: str, since_ms: int) -> dict[str, str]:
+def read_status(client: dict[str, object], topic: str, since_ms: int) -> dict[str, str]:
     """Key -> latest `state` of the records in a Connect status topic written at or after `since_ms` (records of
     an earlier, killed process say nothing about this one). Empty while the topic does not exist yet."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "k2-mirror-status",
-                         "enable.auto.commit": False, "log_level": 0})
+    consumer = Consumer({**client, "group.id": "k2-mirror-status", "enable.auto.commit": False, "log_level": 0})
     try:
         metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:

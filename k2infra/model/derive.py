@@ -23,8 +23,10 @@ from k2infra.model.legacy import derive_legacy
 from k2infra.model.monitoring_spec import resolve_monitoring
 from k2infra.model.namespace import check_decommission, check_topic_names
 from k2infra.model.parse import parse_spec
+from k2infra.model.quotas import effective_quota
 from k2infra.model.region_access import apps_in_region
 from k2infra.model.regions import check_regions, in_region
+from k2infra.model.replication_access import flows_from, replication_apps, replication_principals
 from k2infra.model.source import KeyPath, SourceDoc, load_yaml
 from k2infra.model.spec import EnvironmentSpec, TopologySpec
 from k2infra.model.topology import Topology
@@ -226,8 +228,13 @@ def derive(spec: TopologySpec, doc: SourceDoc, environment: str | None, schemas_
     acknowledgements = run.acknowledgements(every_topic)
     # Apps are checked against every topic: a subscription to another region's exchange is not a mistake.
     apps = derive_apps(spec.apps, every_topic, doc, problems, (env_name, env.quotas))
+    principals = replication_principals(spec.regions, apps, spec.apps, doc, problems) if regions else {}
     if region is not None:
-        apps = apps_in_region(apps, topics)
+        every_app, apps = apps, apps_in_region(apps, topics)
+        if regions is not None and region in regions.regions:
+            quota = effective_quota(None, env.quotas, doc, (), ("environments", env_name, "quotas"), problems)
+            apps += replication_apps(region, (*flows, *flows_from(regions, region, topics)), principals,
+                                     every_app, quota)
     subjects = list(_subjects(spec, doc, (schemas_dir, inside), topics, problems)) if run.subject_pattern_ok else []
     if region is not None:  # a region's registry holds the subjects of the topics it holds
         subjects = [s for s in subjects if s.topics]

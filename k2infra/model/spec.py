@@ -177,6 +177,8 @@ class RegionSpec(_Spec):
     description: StrictStr | None = None
     exchanges: Annotated[list[StrictStr], Field(max_length=10_000)] = []
     aggregates: Annotated[list[StrictStr], Field(max_length=64)] = []
+    # Who MirrorMaker logs in as for the flows into this region (default User:k2-mirror-<region>).
+    replication_principal: StrictStr | None = None
 
 
 class TopologySpec(_Spec):

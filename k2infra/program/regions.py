@@ -22,6 +22,7 @@ from k2infra.contracts.replication import LOCAL_INTERVALS, Intervals, MirrorOpti
 from k2infra.model import Topology
 from k2infra.model.avro_files import same_schema
 from k2infra.model.regions import ReplicationFlow
+from k2infra.model.replication_access import checkpointed_groups as model_checkpointed_groups
 from k2infra.observed.cluster import Unreachable, schemas_by_id
 
 NOTHING_CHANGED = "Nothing was changed"
@@ -41,8 +42,7 @@ class FlowSource:
 
 def checkpointed_groups(topology: Topology, flow: ReplicationFlow) -> tuple[str, ...]:
     """The consumer groups of the apps that read the flow's topics: their offsets follow them (failover)."""
-    copied = set(flow.topics)
-    return tuple(sorted({a.group for a in topology.apps if a.group and copied & set(a.consumes)}))
+    return model_checkpointed_groups(topology.apps, flow.topics)
 
 
 def mirror_options(topology: Topology, local: bool) -> MirrorOptions:

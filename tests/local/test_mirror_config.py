@@ -51,3 +51,18 @@ def test_exactly_once_is_set_per_target_with_the_internal_rest_server():
     assert props["dedicated.mode.enable.internal.rest"] == "true"
     assert props["listeners"] == "http://127.0.0.1:8083"
     assert "apac.exactly.once.source.support" not in mm2_properties(FLOWS, rest_port=8083, exactly_once=False)
+
+
+def test_a_secured_regions_login_is_a_reference_into_a_0600_secrets_file(tmp_path):
+    from k2infra.local.mirror import ScramLogin, secrets_text, with_logins
+
+    login = ScramLogin("k2-mirror-apac", 'pa"ss\\word', "/ca/apac.pem")
+    secrets = tmp_path / "mm2-secrets.properties"
+    props = mm2_properties(with_logins(FLOWS, {"apac": login}, secrets), rest_port=8083)
+    assert props["apac.sasl.jaas.config"] == f"${{file:{secrets}:apac.sasl.jaas.config}}"
+    assert (props["apac.security.protocol"], props["apac.sasl.mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert props["apac.ssl.truststore.location"] == "/ca/apac.pem" and props["config.providers"] == "file"
+    assert "us-east.sasl.jaas.config" not in props  # a region without a login stays plaintext
+    assert "ss\\word" not in properties_text(props) and 'pa"ss' not in str(props)  # the password: secrets only
+    assert 'password="pa\\\\"ss\\\\\\\\word";' in secrets_text({"apac": login})  # JAAS-quoted, then escaped
+    assert "ss\\word" not in repr(login)
