@@ -24,6 +24,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 OUTPUTS_VERSION = "1.2"  # major.minor: a minor bump only adds keys (1.1: retained_subjects; 1.2: regions)
+# A stack publishes the oldest version whose keys it uses: one without regions keeps 1.1's outputs to the letter, so
+# an upgrade of K2 changes nothing in its preview or in what its apps read.
+REGIONLESS_VERSION = "1.1"
+REGION_KEYS = ("region", "replication")
 HINT = "expected the JSON that `pulumi stack output --json` prints for a K2 stack"
 
 Text = Annotated[StrictStr, Field(min_length=1)]
@@ -176,6 +180,11 @@ class StackOutputs(_Record):
         data = self.model_dump(mode="json", by_alias=True, exclude={"topics", "subjects", "exchanges"})
         for key in ("topics", "subjects", "exchanges"):
             data[key] = [record_json(r) for r in getattr(self, key)]
+        if not any(data.get(key) for key in REGION_KEYS):
+            for key in REGION_KEYS:
+                data.pop(key, None)
+            if data.get("outputs_version") == OUTPUTS_VERSION:
+                data["outputs_version"] = REGIONLESS_VERSION
         return data
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from k2infra.contracts.outputs import OUTPUTS_VERSION, StackOutputs, StackOutputsError
+from k2infra.contracts.outputs import OUTPUTS_VERSION, REGIONLESS_VERSION, StackOutputs, StackOutputsError
 from tests.clients.conftest import STACK_OUTPUTS
 
 
@@ -18,7 +18,7 @@ def data() -> dict:
 def test_the_client_fixture_is_exactly_what_the_contract_exports(data):
     # The fixture cannot drift from the contract: parsed and exported again, it is unchanged.
     assert StackOutputs.parse(data, "fixture").to_json_data() == data
-    assert data["outputs_version"] == OUTPUTS_VERSION
+    assert data["outputs_version"] == REGIONLESS_VERSION  # a stack without regions: 1.1's keys exactly
 
 
 def test_a_compatible_newer_version_is_read_and_its_new_keys_ignored(data):
@@ -69,3 +69,10 @@ def test_malformed_values_are_named_with_their_place(data, change, expected):
 def test_secrets_have_no_place_in_the_contract():
     fields = set(StackOutputs.model_fields)
     assert not {f for f in fields if "password" in f or "secret" in f or "cert" in f}
+
+
+def test_a_stack_with_regions_publishes_the_version_that_has_them(data):
+    data |= {"outputs_version": OUTPUTS_VERSION, "region": "apac", "replication": [{"source": "us-east", "target": "apac", "topics": ["market.a.b.c"]}]}
+    exported = StackOutputs.parse(data, "regions").to_json_data()
+    assert exported["outputs_version"] == OUTPUTS_VERSION and exported["region"] == "apac"
+    assert exported["replication"][0]["topics"] == ["market.a.b.c"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from k2infra.contracts.outputs import OUTPUTS_VERSION, StackOutputs
+from k2infra.contracts.outputs import REGIONLESS_VERSION, StackOutputs
 from k2infra.model import load_topology
 from tests.conftest import FIXTURES, ROOT, make_project
 from tests.program.conftest import DYNAMIC, LOCAL, PROD, run_program
@@ -65,7 +65,7 @@ def test_outputs_are_plain_json_for_apps(project):
     assert all(isinstance(s["schema_id"], int) and s["version"] == 1 for s in out["subjects"])
     assert {e["code"] for e in out["exchanges"]} == {"asx", "binance"}
     # Exactly the contract apps read: every output it defines, nothing else, in its shape.
-    assert out["outputs_version"] == OUTPUTS_VERSION
+    assert out["outputs_version"] == REGIONLESS_VERSION and "region" not in out  # no regions: 1.1's outputs
     assert StackOutputs.parse(out, "program").to_json_data() == out
 
 
