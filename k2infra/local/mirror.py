@@ -17,6 +17,7 @@ from k2infra.contracts.replication import (
     MirrorFlow,
     MirrorOptions,
     RegionCluster,
+    Throughput,
     exact_names,
     mirror_settings,
 )
@@ -97,14 +98,14 @@ def flow_properties(flow: Flow, options: MirrorOptions) -> dict[str, str]:
 
 
 def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True, replication_factor: int = 1,
-                   timings: Timings = Timings()) -> dict[str, str]:
+                   timings: Timings = Timings(), throughput: Throughput | None = None) -> dict[str, str]:
     """The mm2.properties of a dedicated MirrorMaker for `flows`: each flow's settings from the contract, and
     what only a dedicated process needs (its clusters, workers and internal REST server)."""
     regions = {r.name: r for f in flows for r in (f.source, f.target)}
     if any(r.login is not None for r in regions.values()):
         raise PlatformError("MirrorMaker in dedicated mode runs local regions only, which have no login")
     wanted = {f.name for f in flows}
-    options = MirrorOptions(exactly_once, replication_factor, timings.intervals)
+    options = MirrorOptions(exactly_once, replication_factor, timings.intervals, throughput or Throughput())
     props: dict[str, object] = {
         "clusters": ", ".join(regions),
         # Also the default of every pair the flows leave off (their heartbeats), and what the workers' MirrorClient
@@ -183,6 +184,7 @@ class MirrorMaker:
     exactly_once: bool = True
     replication_factor: int = 1
     timings: Timings = field(default_factory=Timings)
+    throughput: Throughput = field(default_factory=Throughput)
     lib: Path | None = field(default_factory=lambda: env_path("K2_MIRROR_LIB"))
     process: ProcessRecord | None = None
     started_at_ms: int = 0
@@ -198,7 +200,7 @@ class MirrorMaker:
     def _write_config(self) -> Path:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         props = mm2_properties(self.flows, free_ports(1)[0], self.exactly_once, self.replication_factor,
-                               self.timings)
+                               self.timings, self.throughput)
         config = self.base_dir / "mm2.properties"
         write_private(config, properties_text(props))  # owner-only: a secure region's login goes here too
         (self.base_dir / "log4j2.properties").write_text(LOG4J2)

@@ -51,3 +51,10 @@ def test_exactly_once_is_set_per_target_with_the_internal_rest_server():
     assert props["dedicated.mode.enable.internal.rest"] == "true"
     assert props["listeners"] == "http://127.0.0.1:8083"
     assert "apac.exactly.once.source.support" not in mm2_properties(FLOWS, rest_port=8083, exactly_once=False)
+
+
+def test_each_flow_commits_its_transactions_every_second_exactly_once_only():
+    props = mm2_properties(FLOWS, rest_port=8083)
+    assert props["us-east->apac.transaction.boundary"] == "interval"
+    assert props["eu-west->apac.transaction.boundary.interval.ms"] == "1000"
+    assert "us-east->apac.transaction.boundary" not in mm2_properties(FLOWS, rest_port=8083, exactly_once=False)
