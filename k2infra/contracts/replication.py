@@ -113,8 +113,8 @@ LOCAL_INTERVALS = Intervals(refresh_seconds=5, checkpoint_seconds=1, heartbeat_s
 class Throughput:
     """How a flow's source connector keeps up: its tasks, and (exactly-once) how often it commits."""
 
-    # Source and checkpoint tasks (the heartbeat connector has one): 2 or 4 gained nothing on 2 cores (probe:
-    # 4,091-4,800/s of 5,500/s exactly-once, as 1 task), so 1 unless a Connect cluster has the workers for more.
+    # Source and checkpoint tasks (the heartbeat connector has one): 2 or 4 gained nothing reliable on 2 cores
+    # (probe: 4,091-5,286/s of 5,500/s, within the runs' noise), so 1 unless a Connect cluster has the workers.
     tasks_max: int = 1
     # Exactly-once only: commit a transaction every this many ms (KIP-618 `transaction.boundary=interval`, the
     # framework's: MirrorSourceConnector needs no support for it); None: one per poll (Kafka's). The source task
