@@ -27,6 +27,7 @@ Writes bench/results/replication.json and a section of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import multiprocessing as mp
@@ -56,6 +57,7 @@ from bench.replication_clients import (
 )
 from bench.report import save
 from k2infra.contracts.kafka_client import librdkafka_settings
+from k2infra.contracts.replication import Throughput
 from k2infra.local import free_ports
 from k2infra.local.kafka import KafkaCluster
 from k2infra.local.mirror import Flow, MirrorMaker, Region, Timings
@@ -106,9 +108,11 @@ class Regions:
     def ends(self, cluster: KafkaCluster) -> dict[str, list[int]]:
         return end_offsets(librdkafka_settings(cluster.bootstrap_servers), PARTITIONS)
 
-    def mirror(self, mode: str) -> tuple[MirrorMaker, float]:
-        """MirrorMaker started in `mode`; the seconds from start to every source task RUNNING."""
-        mirror = MirrorMaker(self.base / f"mirrormaker-{mode}", [self.flow], exactly_once=MODES[mode])
+    def mirror(self, mode: str, throughput: Throughput | None = None, name: str = "") -> tuple[MirrorMaker, float]:
+        """MirrorMaker started in `mode` (K2's throughput settings unless given); the seconds from start to every
+        source task RUNNING."""
+        mirror = MirrorMaker(self.base / f"mirrormaker-{name or mode}", [self.flow], exactly_once=MODES[mode],
+                             throughput=throughput or Throughput())
         self.mirrors.append(mirror)
         started = time.monotonic()
         mirror.start(timeout=240)
@@ -311,7 +315,8 @@ def main() -> None:
     env = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "kafka": os.environ.get(
         "K2_KAFKA_VERSION", "?"), "librdkafka": confluent_kafka.libversion()[0], "load_before": load(),
         "seconds_each": args.seconds, "warm_up_s": args.warm_up, "backlog": args.backlog,
-        "checkpoint_interval_s": timings.checkpoint_seconds, "offset_lag_max": 100, "tasks_max": 1,
+        "checkpoint_interval_s": timings.checkpoint_seconds, "offset_lag_max": 100,
+        "throughput": dataclasses.asdict(Throughput()),
         "nice": os.nice(0)}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="k2-replication-") as tmp:
@@ -378,9 +383,9 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"`nice -n 5 python bench/replication.py` on {env['date']}: {env['cpus']} cores shared by two one-node Kafka "
         f"{env['kafka']} clusters (a home region and an aggregating one), MirrorMaker 2 in dedicated mode as "
-        "k2infra/local/mirror.py runs it (one flow, both topics, `tasks.max` 1, K2's local timings) and the client "
-        f"processes, librdkafka {env['librdkafka']}; load average {env['load_before']} before, {env['load_after']} "
-        f"after; {env['seconds']} s in all, every row from this one run. Raw figures: "
+        f"k2infra/local/mirror.py runs it (one flow, both topics, {_throughput(env)}, K2's local timings) and the "
+        f"client processes, librdkafka {env['librdkafka']}; load average {env['load_before']} before, "
+        f"{env['load_after']} after; {env['seconds']} s in all, every row from this one run. Raw figures: "
         "[results/replication.json](results/replication.json).",
         "",
         f"### Latency: produce at home -> consume ({env['seconds_each']:.0f} s per run, the first "
@@ -428,12 +433,20 @@ def markdown(r: dict[str, Any]) -> str:
         f"Doubtful: the two cores also ran other sessions' work (load average {env['load_before']} before) while "
         f"this ran at nice {env['nice']} with three JVMs of its own, so every figure is a lower bound of what "
         "MirrorMaker does on its own cores, and the baseline rows show the same machine's queueing (compare "
-        "bench/hot_path.py). MirrorMaker ran one task (`tasks.max` 1, Kafka's default, which K2 does not change) for "
-        "all 70 partitions. The exactly-once rows write one transaction per poll of at most 500 records "
-        "(`max.poll.records`, Kafka's default), and each commits a marker in every partition it touched.",
+        f"bench/hot_path.py). MirrorMaker ran K2's throughput settings ({_throughput(env)}) for all 70 partitions; "
+        "bench/replication_probe.py compares them with the others side by side (docs/regions.md).",
         "",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _throughput(env: dict[str, Any]) -> str:
+    """K2's MirrorMaker throughput settings as run (Throughput); runs before they were recorded had Kafka's."""
+    pace = env.get("throughput", {"tasks_max": 1, "transaction_interval_ms": None, "max_poll_records": None})
+    every = pace["transaction_interval_ms"]
+    return (f"`tasks.max` {pace['tasks_max']}, exactly-once "
+            + (f"`transaction.boundary=interval` every {every} ms" if every else "one transaction per poll")
+            + f", `max.poll.records` {pace['max_poll_records'] or 500}")
 
 
 def _kept_up(rows: list[dict[str, Any]]) -> str:

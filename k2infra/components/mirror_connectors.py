@@ -6,6 +6,7 @@ MirrorMaker: this component only declares the three connectors with them.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Sequence
 
@@ -39,7 +40,7 @@ class MirrorConnectors(pulumi.ComponentResource):
         super().__init__(MIRROR_CONNECTORS_TYPE, name, {"flow": flow.name}, opts)
         options = options or MirrorOptions()
         if options.exactly_once != exactly_once:
-            options = MirrorOptions(exactly_once, options.replication_factor, options.intervals, options.tasks_max)
+            options = dataclasses.replace(options, exactly_once=exactly_once)
 
         def configs(servers: list[str]) -> dict[str, dict[str, str]]:
             mirror = MirrorFlow(RegionCluster(flow.source, servers[0], source_login),

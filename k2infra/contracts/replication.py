@@ -110,13 +110,29 @@ LOCAL_INTERVALS = Intervals(refresh_seconds=5, checkpoint_seconds=1, heartbeat_s
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """How a flow's source connector keeps up: its tasks, and (exactly-once) how often it commits."""
+
+    # Source and checkpoint tasks (the heartbeat connector has one): 2 or 4 gained nothing reliable on 2 cores
+    # (probe: 4,091-5,286/s of 5,500/s, within the runs' noise), so 1 unless a Connect cluster has the workers.
+    tasks_max: int = 1
+    # Exactly-once only: commit a transaction every this many ms (KIP-618 `transaction.boundary=interval`, the
+    # framework's: MirrorSourceConnector needs no support for it); None: one per poll (Kafka's). The source task
+    # spent half its time blocked in commitTransaction per poll; every 1 s: a quarter of the __transaction_state
+    # writes (8-9/s vs 33/s) and 4,608-5,178/s of 5,500/s vs 4,069-4,610/s (bench/replication_probe.py).
+    transaction_interval_ms: int | None = 1000
+    max_poll_records: int | None = None  # the source consumer's records per poll (None: Kafka's 500)
+
+
+@dataclass(frozen=True)
 class MirrorOptions:
-    """How a flow is run: exactly-once (KIP-618), the replicas of MirrorMaker's own topics, how often it looks."""
+    """How a flow is run: exactly-once (KIP-618), the replicas of MirrorMaker's own topics, how often it looks,
+    how it keeps up."""
 
     exactly_once: bool = True
     replication_factor: int = 3    # checkpoints, heartbeats, offset syncs (and the topics MirrorMaker would create)
     intervals: Intervals = field(default_factory=Intervals)
-    tasks_max: int = 1             # source and checkpoint tasks; the heartbeat connector has one
+    throughput: Throughput = field(default_factory=Throughput)
 
 
 def exact_names(names: Iterable[str]) -> str:
@@ -185,7 +201,7 @@ def dedicated_worker(source: str) -> DedicatedWorker:
 
 def mirror_settings(flow: MirrorFlow, options: MirrorOptions) -> dict[Kind, dict[str, str]]:
     """The MirrorMaker settings each connector of `flow` reads, the same in dedicated and Connect mode."""
-    rf, every = str(options.replication_factor), options.intervals
+    rf, every, pace = str(options.replication_factor), options.intervals, options.throughput
     common = {
         # Mirrored topics keep their names: the subscription patterns read the aggregate unchanged. No cycle is
         # possible because K2 refuses cyclic regions (the identity policy cannot tell a topic's origin).
@@ -205,10 +221,15 @@ def mirror_settings(flow: MirrorFlow, options: MirrorOptions) -> dict[Kind, dict
         "refresh.topics.interval.seconds": str(every.refresh_seconds),
         "offset-syncs.topic.replication.factor": rf,
         "replication.factor": rf,
-        "tasks.max": str(options.tasks_max),
+        "tasks.max": str(pace.tasks_max),
     }
+    if pace.max_poll_records is not None:
+        source["source.consumer.max.poll.records"] = str(pace.max_poll_records)
     if options.exactly_once:
         source["source.consumer.isolation.level"] = "read_committed"  # aborted home transactions stay out
+        if pace.transaction_interval_ms is not None:
+            source["transaction.boundary"] = "interval"
+            source["transaction.boundary.interval.ms"] = str(pace.transaction_interval_ms)
     checkpoint = {
         **common, **syncs,
         # Consumer-group failover: checkpoints (offsets translated through the offset syncs) and the groups'
@@ -219,7 +240,7 @@ def mirror_settings(flow: MirrorFlow, options: MirrorOptions) -> dict[Kind, dict
         "sync.group.offsets.interval.seconds": str(every.checkpoint_seconds),
         "refresh.groups.interval.seconds": str(every.refresh_seconds),
         "checkpoints.topic.replication.factor": rf,
-        "tasks.max": str(options.tasks_max),
+        "tasks.max": str(pace.tasks_max),
     }
     if flow.groups is not None:
         checkpoint["groups"] = exact_names(flow.groups)

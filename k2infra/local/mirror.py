@@ -19,6 +19,7 @@ from k2infra.contracts.replication import (
     MirrorFlow,
     MirrorOptions,
     RegionCluster,
+    Throughput,
     dedicated_worker,
     exact_names,
     mirror_settings,
@@ -130,12 +131,12 @@ def flow_properties(flow: Flow, options: MirrorOptions) -> dict[str, str]:
 
 
 def mm2_properties(flows: list[Flow], rest_port: int, exactly_once: bool = True, replication_factor: int = 1,
-                   timings: Timings = Timings()) -> dict[str, str]:
+                   timings: Timings = Timings(), throughput: Throughput | None = None) -> dict[str, str]:
     """The mm2.properties of a dedicated MirrorMaker for `flows`: each flow's settings from the contract, and
     what only a dedicated process needs (its clusters, workers and internal REST server)."""
     regions = {r.name: r for f in flows for r in (f.source, f.target)}
     wanted = {f.name for f in flows}
-    options = MirrorOptions(exactly_once, replication_factor, timings.intervals)
+    options = MirrorOptions(exactly_once, replication_factor, timings.intervals, throughput or Throughput())
     props: dict[str, object] = {
         "clusters": ", ".join(regions),
         # Also the default of every pair the flows leave off (their heartbeats), and what the workers' MirrorClient
@@ -220,6 +221,7 @@ class MirrorMaker:
     exactly_once: bool = True
     replication_factor: int = 1
     timings: Timings = field(default_factory=Timings)
+    throughput: Throughput = field(default_factory=Throughput)
     lib: Path | None = field(default_factory=lambda: env_path("K2_MIRROR_LIB"))
     logins: dict[str, ScramLogin] = field(default_factory=dict)  # region -> its login, for a secured region
     process: ProcessRecord | None = None
@@ -239,7 +241,7 @@ class MirrorMaker:
         if self.logins:
             write_private(secrets, secrets_text(self.logins))
         props = mm2_properties(with_logins(self.flows, self.logins, secrets), free_ports(1)[0], self.exactly_once,
-                               self.replication_factor, self.timings)
+                               self.replication_factor, self.timings, self.throughput)
         config = self.base_dir / "mm2.properties"
         write_private(config, properties_text(props))  # owner-only: it names where the logins are
         (self.base_dir / "log4j2.properties").write_text(LOG4J2)

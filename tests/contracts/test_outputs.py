@@ -72,7 +72,8 @@ def test_secrets_have_no_place_in_the_contract():
 
 
 def test_a_stack_with_regions_publishes_the_version_that_has_them(data):
-    data |= {"outputs_version": OUTPUTS_VERSION, "region": "apac", "replication": [{"source": "us-east", "target": "apac", "topics": ["market.a.b.c"]}]}
+    flow = {"source": "us-east", "target": "apac", "topics": ["market.a.b.c"]}
+    data |= {"outputs_version": OUTPUTS_VERSION, "region": "apac", "replication": [flow]}
     exported = StackOutputs.parse(data, "regions").to_json_data()
     assert exported["outputs_version"] == OUTPUTS_VERSION and exported["region"] == "apac"
     assert exported["replication"][0]["topics"] == ["market.a.b.c"]

@@ -16,6 +16,7 @@ from k2infra.contracts.replication import (
     MirrorFlow,
     MirrorOptions,
     RegionCluster,
+    Throughput,
     connector_configs,
     connector_name,
     is_k2_connector,
@@ -87,6 +88,21 @@ def test_exactly_once_is_required_of_the_source_connector_only():
     assert "exactly.once.support" not in made[Kind.CHECKPOINT]  # MirrorMaker's checkpoints cannot
     assert "exactly.once.support" not in made[Kind.HEARTBEAT]
     assert "exactly.once.support" not in configs(exactly_once=False)[Kind.SOURCE]
+
+
+def test_exactly_once_commits_a_transaction_every_second_not_every_poll():
+    source = configs()[Kind.SOURCE]
+    assert source["transaction.boundary"] == "interval"
+    assert source["transaction.boundary.interval.ms"] == "1000"
+    assert source["tasks.max"] == configs()[Kind.CHECKPOINT]["tasks.max"] == "1"
+    assert "source.consumer.max.poll.records" not in source  # Kafka's 500
+    assert "transaction.boundary" not in configs()[Kind.CHECKPOINT]
+    at_least_once = configs(exactly_once=False)[Kind.SOURCE]
+    assert not {"transaction.boundary", "transaction.boundary.interval.ms"} & set(at_least_once)
+    per_poll = configs(throughput=Throughput(tasks_max=4, transaction_interval_ms=None, max_poll_records=2000))
+    assert "transaction.boundary" not in per_poll[Kind.SOURCE]
+    assert per_poll[Kind.SOURCE]["tasks.max"] == per_poll[Kind.CHECKPOINT]["tasks.max"] == "4"
+    assert per_poll[Kind.SOURCE]["source.consumer.max.poll.records"] == "2000"
 
 
 def test_mirrormakers_own_topics_are_named_after_the_source_and_sized_by_the_options():

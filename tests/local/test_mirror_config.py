@@ -66,3 +66,10 @@ def test_a_secured_regions_login_is_a_reference_into_a_0600_secrets_file(tmp_pat
     assert "ss\\word" not in properties_text(props) and 'pa"ss' not in str(props)  # the password: secrets only
     assert 'password="pa\\\\"ss\\\\\\\\word";' in secrets_text({"apac": login})  # JAAS-quoted, then escaped
     assert "ss\\word" not in repr(login)
+
+
+def test_each_flow_commits_its_transactions_every_second_exactly_once_only():
+    props = mm2_properties(FLOWS, rest_port=8083)
+    assert props["us-east->apac.transaction.boundary"] == "interval"
+    assert props["eu-west->apac.transaction.boundary.interval.ms"] == "1000"
+    assert "us-east->apac.transaction.boundary" not in mm2_properties(FLOWS, rest_port=8083, exactly_once=False)
