@@ -24,7 +24,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -304,11 +304,13 @@ class LocalPlatform:
     # --- up ------------------------------------------------------------------------------------------
 
     def up(self, nodes: int = 1, kafka_port: int | None = 9092, registry_port: int | None = 8081,
-           timeout: float = 180, secure: bool = False, registry_apps: Iterable[str] = ()) -> PlatformState:
+           timeout: float = 180, secure: bool = False, registry_apps: Iterable[str] = (),
+           locked_registry: bool = True) -> PlatformState:
         """Start the platform (or find it running). `secure`: Kafka serves SASL_SSL with SCRAM-SHA-512 users and
         an authorizer that denies what no ACL allows (k2infra.local.security); the registry serves HTTPS and
         authenticates against Keycloak, with K2's deployer and a read-only client for each of `registry_apps`
-        (k2infra.local.identity)."""
+        (k2infra.local.identity). `locked_registry=False`: a secure Kafka beside a plain registry nobody uses, and
+        no Keycloak (a home region whose stacks share another region's registry: docs/regions.md)."""
         if nodes not in NODE_COUNTS:
             raise PlatformError("nodes must be 1 or 3")
         try:
@@ -364,12 +366,14 @@ class LocalPlatform:
         if secure:
             files = SecurityFiles(self.base_dir / SECURITY_DIR)
             settings = SecureSettings(files, files.ensure(may_create_credentials=not self.kafka_formatted()))
+            security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
+                                     settings.credentials.username)
+        if security is not None and locked_registry:
             identity_files = IdentityFiles(files.directory)
             keycloak = Keycloak(self.base_dir / "identity", free_ports(1, avoid=[*brokers, *controllers, registry])[0],
                                 identity_files.config)
-            security = StateSecurity(str(files.ca_cert.resolve()), str(files.credentials.resolve()),
-                                     settings.credentials.username, registry_clients=str(
-                                         identity_files.clients_dir.resolve()), identity_url=keycloak.realm_url)
+            security = replace(security, registry_clients=str(identity_files.clients_dir.resolve()),
+                               identity_url=keycloak.realm_url)
             auth = RegistryAuth(files.ca_cert, files.registry_cert, files.registry_key, keycloak.realm_url)
         kafka = KafkaCluster.with_ports(self.base_dir / "kafka", brokers, controllers, secure=settings,
                                         failure_detection=self.failure_detection)
