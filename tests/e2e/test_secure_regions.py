@@ -304,7 +304,9 @@ def test_without_one_of_its_grants_replication_stops(deployed, mirror, region, t
     try:
         start = mirror.log.stat().st_size
         assert admin.delete_acls([as_filter])[as_filter].result(timeout=60) == [grant]
-        produce_marker(deployed, f"PROBE{marker}")  # something to copy: the refusal is seen before the marker
+        # Something to copy, so the refusal is seen before the marker. Its name shares nothing with the marker's: it
+        # may still be copied while the broker applies the deletion, and arrived() matches by substring.
+        produce_marker(deployed, f"PROBE{uuid.uuid4().hex[:8]}")
         wait_for(lambda: refusal in logged_since(mirror, start),
                  f"MirrorMaker refused without {operation.name} on {topic} in {region}", DEADLINE)
         then = mirror.log.stat().st_size
