@@ -17,8 +17,9 @@ from k2infra.components import (
 from k2infra.contracts.containers import EngineNames
 from k2infra.model import TopologyError, load_topology
 from k2infra.model.plan import declared_by_exchange, deletable
+from k2infra.model.replication_access import checkpointed_groups
 from k2infra.program import StackConfig, check_changes, check_flows, export_stack_outputs, tune_sdk
-from k2infra.program.regions import checkpointed_groups, mirror_options
+from k2infra.program.regions import mirror_options
 from k2infra.program.users import declared_users
 from k2infra.providers.kafka import kafka_provider
 from k2infra.providers.published_outputs import PublishedOutputs
@@ -65,7 +66,7 @@ users = [AppUserAccount(user, source=source, environment=topology.environment, p
 mirrors = [MirrorConnectors(f"replication-{s.flow.source}", s.flow, connect_url=settings.connect_url,
                             source_bootstrap_servers=str(s.outputs.bootstrap_servers),
                             target_bootstrap_servers=",".join(settings.bootstrap_servers),
-                            groups=checkpointed_groups(topology, s.flow),
+                            groups=checkpointed_groups(topology.apps, s.flow.topics),
                             options=mirror_options(topology, local=settings.cluster == "local"),
                             opts=pulumi.ResourceOptions(depends_on=exchanges))
            for s in flows] if settings.connect_url else []

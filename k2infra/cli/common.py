@@ -56,10 +56,11 @@ def stack_settings(stack: str, config: Path) -> StackSettings:
     from k2infra.contracts.settings import StackConfigFiles
 
     try:
-        plain = StackConfigFiles.read(config.parent, stack).plain_credentials()
+        files = StackConfigFiles.read(config.parent, stack)
+        plain = files.plain_credentials()
         if plain:
             fail("\n".join(plain))
-        return StackSettings.from_files(config.parent, stack, fallback=LOCAL_CLUSTER)
+        return StackSettings.from_config_files(files, fallback=LOCAL_CLUSTER)
     except SettingsError as error:
         fail(f"k2: {error}")
 

@@ -141,8 +141,12 @@ class StackSettings:
     @classmethod
     def from_files(cls, project_dir: Path, stack: str, fallback: Mapping[str, str] | None = None) -> StackSettings:
         """Settings from the project's config files; `fallback` fills keys the files leave unset."""
-        files = StackConfigFiles.read(project_dir, stack)
-        return cls.from_values(stack, lambda key: files.value(key, (fallback or {}).get(key)))
+        return cls.from_config_files(StackConfigFiles.read(project_dir, stack), fallback)
+
+    @classmethod
+    def from_config_files(cls, files: StackConfigFiles, fallback: Mapping[str, str] | None = None) -> StackSettings:
+        """Settings from config files already read (their stack's); `fallback` fills keys they leave unset."""
+        return cls.from_values(files.stack, lambda key: files.value(key, (fallback or {}).get(key)))
 
 
 class _Values:

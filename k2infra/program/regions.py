@@ -22,7 +22,6 @@ from k2infra.contracts.replication import LOCAL_INTERVALS, Intervals, MirrorOpti
 from k2infra.model import Topology
 from k2infra.model.avro_files import same_schema
 from k2infra.model.regions import ReplicationFlow
-from k2infra.model.replication_access import checkpointed_groups as model_checkpointed_groups
 from k2infra.observed.cluster import Unreachable, schemas_by_id
 
 NOTHING_CHANGED = "Nothing was changed"
@@ -38,11 +37,6 @@ class FlowSource:
         """The flow as the stack outputs publish it (k2infra.contracts.outputs.FlowInfo)."""
         return {"source": self.flow.source, "target": self.flow.target, "topics": list(self.flow.topics),
                 "source_bootstrap_servers": self.outputs.bootstrap_servers}
-
-
-def checkpointed_groups(topology: Topology, flow: ReplicationFlow) -> tuple[str, ...]:
-    """The consumer groups of the apps that read the flow's topics: their offsets follow them (failover)."""
-    return model_checkpointed_groups(topology.apps, flow.topics)
 
 
 def mirror_options(topology: Topology, local: bool) -> MirrorOptions:

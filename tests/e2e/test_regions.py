@@ -25,6 +25,7 @@ from k2infra.model import load_topology
 from tests.clients.samples import trade
 from tests.conftest import ROOT, make_project, wait_for
 from tests.e2e.conftest import PulumiStack
+from tests.e2e.mirrored import end_offsets
 from tests.model.test_regions import REGIONAL
 
 REGIONS = ("us-east", "eu-west", "apac")
@@ -189,7 +190,8 @@ def test_a_group_fails_over_to_the_aggregate_at_its_translated_offsets(deployed,
         assert moved["committed"] and not plan["committed"]
         rereads = moved["topics"][topic]["rereads"]
         after: list[tuple[str, int]] = []
-        ends = sum(market_end_offsets(deployed.platforms["us-east"], topic))
+        home_cluster = deployed.platforms["us-east"]
+        ends = sum(end_offsets(home_cluster.bootstrap_servers, topic, market_topics(home_cluster)[topic]).values())
         with get_consumer(group, [topic], apac, auto_offset_reset="earliest") as consumer:
             def resumed() -> bool:
                 consumer.process(lambda r: after.append((r.value["symbol"], r.value["sequence_number"])), timeout=0.5)
@@ -201,17 +203,6 @@ def test_a_group_fails_over_to_the_aggregate_at_its_translated_offsets(deployed,
         print(f"MEASURED failover: {total} read in us-east, {rereads} re-read in apac ({moved['topics'][topic]})")
     finally:
         RegionalPlatforms(project.parent / "platforms").stop_mirror()
-
-
-def market_end_offsets(state: PlatformState, topic: str) -> list[int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": state.bootstrap_servers, "group.id": "k2-test-ends", "log_level": 0})
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions]
-    finally:
-        consumer.close()
 
 
 def test_a_replication_cycle_is_refused_by_the_preview_at_its_line(deployed):
