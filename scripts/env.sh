@@ -21,7 +21,7 @@ _k2_hash() { cat "$@" | sha256sum | cut -c1-12; }
 # Keys change when the inputs of a build change, so a stale build is never reused.
 K2_VENV=$K2_CACHE/venv/py$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(_k2_hash "$K2_ROOT/uv.lock" "$K2_ROOT/pyproject.toml")
 K2_PULUMI_BIN=$K2_CACHE/pulumi/v$K2_PULUMI_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-cli/go.* "$K2_ROOT"/toolchain/pulumi-cli/cmd/*/*.go)
-K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/schema.json)
+K2_KAFKA_PROVIDER_BIN=$K2_CACHE/pulumi-resource-kafka/v$K2_KAFKA_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-kafka/go.* "$K2_ROOT"/toolchain/pulumi-resource-kafka/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-kafka/cmd/*/schema.json "$K2_ROOT"/toolchain/pulumi-resource-kafka/patches/*)
 K2_DOCKER_PROVIDER_BIN=$K2_CACHE/pulumi-resource-docker/v$K2_DOCKER_PROVIDER_VERSION-$(_k2_hash "$K2_ROOT"/toolchain/pulumi-resource-docker/go.* "$K2_ROOT"/toolchain/pulumi-resource-docker/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/bridge-metadata.json "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/*.go "$K2_ROOT"/toolchain/pulumi-resource-docker/cmd/*/schema.json)
 export K2_KAFKA_LIB=$K2_CACHE/kafka/$K2_KAFKA_VERSION-$(_k2_hash "$K2_ROOT/toolchain/kafka/pom.xml")/lib
 # MirrorMaker 2 (issue 23): its own pom and key, so the broker jars and the images keyed by the kafka pom stay put.
